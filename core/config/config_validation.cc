@@ -1,0 +1,281 @@
+#include "core/config/config_validation.h"
+
+#include <sys/stat.h>
+
+#include <cmath>
+#include <sstream>
+
+#include "core/errors.h"
+
+namespace switchyard::config {
+namespace {
+
+// Collects issues; each rule reads as `require(condition, path, reason)`.
+class Checker {
+ public:
+  void require(bool ok, const std::string& path, const std::string& reason) {
+    if (!ok) issues_.push_back({path, reason});
+  }
+  template <typename T>
+  void positive(T value, const std::string& path) {
+    require(value > 0, path, "must be positive, got " + str(value));
+  }
+  template <typename T>
+  void non_negative(T value, const std::string& path) {
+    require(value >= 0, path, "must be >= 0, got " + str(value));
+  }
+  void finite(double value, const std::string& path) {
+    require(std::isfinite(value), path, "must be a finite number");
+  }
+  template <typename T>
+  static std::string str(T value) {
+    std::ostringstream out;
+    out << value;
+    return out.str();
+  }
+  std::vector<ConfigIssue> take() { return std::move(issues_); }
+
+ private:
+  std::vector<ConfigIssue> issues_;
+};
+
+void check_comm(const ExperimentConfig& c, int world, Checker& k) {
+  const CommConfig& comm = c.comm();
+  k.non_negative(comm.ranks_per_node(), "comm.ranks_per_node");
+  k.positive(comm.timeout_ms(), "comm.timeout_ms");
+  if (world > 0 && comm.ranks_per_node() > 0) {
+    k.require(world % comm.ranks_per_node() == 0, "comm.ranks_per_node",
+              "must divide the world size (" + Checker::str(world) + "), got " +
+                  Checker::str(comm.ranks_per_node()));
+  }
+  const int ep = c.parallel().expert_parallel_size();
+  if (comm.all_to_all() != CommConfig::FLAT && comm.ranks_per_node() > 0 && ep > 0) {
+    k.require(ep % comm.ranks_per_node() == 0, "comm.ranks_per_node",
+              "must divide parallel.expert_parallel_size (" + Checker::str(ep) +
+                  ") when comm.all_to_all is " + CommConfig::AllToAllAlgorithm_Name(comm.all_to_all()) +
+                  ", got " + Checker::str(comm.ranks_per_node()));
+  }
+}
+
+void check_parallel(const ExperimentConfig& c, const ValidationContext& ctx, int world, Checker& k) {
+  const ParallelConfig& p = c.parallel();
+  k.positive(p.expert_parallel_size(), "parallel.expert_parallel_size");
+  k.non_negative(p.world_size(), "parallel.world_size");
+  k.non_negative(p.threads_per_rank(), "parallel.threads_per_rank");
+  if (ctx.world_size > 0 && p.world_size() > 0) {
+    k.require(ctx.world_size == p.world_size(), "parallel.world_size",
+              "is " + Checker::str(p.world_size()) + " but the job runs " +
+                  Checker::str(ctx.world_size) + " ranks");
+  }
+  if (world > 0 && p.expert_parallel_size() > 0) {
+    k.require(world % p.expert_parallel_size() == 0, "parallel.expert_parallel_size",
+              "must divide the world size (" + Checker::str(world) + "), got " +
+                  Checker::str(p.expert_parallel_size()));
+  }
+  if (c.comm().backend() == CommConfig::NCCL) {
+    k.require(ctx.nccl_available, "comm.backend",
+              "NCCL requested but this build has no NCCL backend (SWITCHYARD_WITH_NCCL=OFF)");
+  }
+}
+
+void check_router(const MoELayerConfig& m, Checker& k) {
+  const std::string r = "model.moe.router.";
+  const RouterConfig& router = m.router();
+  const int e = m.num_experts();
+  k.positive(router.top_k(), r + "top_k");
+  if (e > 0) {
+    k.require(router.top_k() <= e, r + "top_k",
+              "must be <= model.moe.num_experts (" + Checker::str(e) + "), got " +
+                  Checker::str(router.top_k()));
+  }
+  k.require(router.input_jitter_eps() >= 0 && router.input_jitter_eps() < 1, r + "input_jitter_eps",
+            "must be in [0, 1), got " + Checker::str(router.input_jitter_eps()));
+  k.positive(router.init_std(), r + "init_std");
+  switch (router.kind()) {
+    case RouterConfig::GSHARD:
+      k.require(router.top_k() == 2, r + "top_k", "must be 2 for kind GSHARD, got " + Checker::str(router.top_k()));
+      break;
+    case RouterConfig::STABLEMOE:
+      k.require(router.top_k() == 1, r + "top_k",
+                "must be 1 for kind STABLEMOE, got " + Checker::str(router.top_k()));
+      k.non_negative(router.stablemoe().stage2_step(), r + "stablemoe.stage2_step");
+      k.positive(router.stablemoe().distilled_dim(), r + "stablemoe.distilled_dim");
+      k.non_negative(router.stablemoe().balance_coeff(), r + "stablemoe.balance_coeff");
+      k.non_negative(router.stablemoe().distill_coeff(), r + "stablemoe.distill_coeff");
+      break;
+    case RouterConfig::EXPERT_CHOICE:
+      k.positive(router.expert_choice().capacity_factor(), r + "expert_choice.capacity_factor");
+      k.require(!m.dispatcher().batch_independent(), "model.moe.dispatcher.batch_independent",
+                "cannot hold with kind EXPERT_CHOICE: experts choose among the whole batch");
+      break;
+    case RouterConfig::SMILE:
+      k.require(router.top_k() == 1, r + "top_k", "must be 1 for kind SMILE, got " + Checker::str(router.top_k()));
+      k.non_negative(router.smile().balance_coeff(), r + "smile.balance_coeff");
+      k.non_negative(router.smile().capacity_factor(), r + "smile.capacity_factor");
+      break;
+    case RouterConfig::LOCMOE:
+      k.non_negative(router.locmoe().locality_coeff(), r + "locmoe.locality_coeff");
+      k.require(router.locmoe().capacity_bound_delta() > 0 && router.locmoe().capacity_bound_delta() < 1,
+                r + "locmoe.capacity_bound_delta", "must be in (0, 1)");
+      break;
+    case RouterConfig::TOP_K:
+      break;
+  }
+  k.non_negative(router.aux_free_bias().update_rate(), r + "aux_free_bias.update_rate");
+  const GroupLimitedConfig& g = router.group_limited();
+  k.require(g.num_groups() >= -1, r + "group_limited.num_groups",
+            "must be -1 (one per node), 0 (off) or positive, got " + Checker::str(g.num_groups()));
+  if (g.num_groups() > 0 && e > 0) {
+    k.require(e % g.num_groups() == 0, r + "group_limited.num_groups",
+              "must divide model.moe.num_experts (" + Checker::str(e) + "), got " +
+                  Checker::str(g.num_groups()));
+    k.require(g.group_top_k() >= 1 && g.group_top_k() <= g.num_groups(), r + "group_limited.group_top_k",
+              "must be in [1, num_groups], got " + Checker::str(g.group_top_k()));
+    if (e % g.num_groups() == 0) {
+      k.require(router.top_k() <= g.group_top_k() * (e / g.num_groups()), r + "top_k",
+                "exceeds the experts in group_limited.group_top_k groups");
+    }
+  }
+}
+
+void check_moe(const ExperimentConfig& c, Checker& k) {
+  const MoELayerConfig& m = c.model().moe();
+  const int e = m.num_experts();
+  k.positive(e, "model.moe.num_experts");
+  const int ep = c.parallel().expert_parallel_size();
+  if (e > 0 && ep > 0) {
+    k.require(e % ep == 0, "model.moe.num_experts",
+              "must be a multiple of parallel.expert_parallel_size (" + Checker::str(ep) + "), got " +
+                  Checker::str(e));
+  }
+  check_router(m, k);
+  const DispatcherConfig& d = m.dispatcher();
+  k.non_negative(d.capacity_factor(), "model.moe.dispatcher.capacity_factor");
+  k.non_negative(d.min_capacity(), "model.moe.dispatcher.min_capacity");
+  if (d.rectify().intra_rank() || d.rectify().fill_in()) {
+    k.require(d.capacity_factor() > 0, "model.moe.dispatcher.rectify",
+              "needs model.moe.dispatcher.capacity_factor > 0 (nothing is dropped or padded when dropless)");
+  }
+  k.positive(m.expert().ffn_hidden_size(), "model.moe.expert.ffn_hidden_size");
+  const AuxLossConfig& a = m.aux_loss();
+  k.non_negative(a.load_balancing_coeff(), "model.moe.aux_loss.load_balancing_coeff");
+  k.non_negative(a.z_loss_coeff(), "model.moe.aux_loss.z_loss_coeff");
+  k.non_negative(a.erc().coeff(), "model.moe.aux_loss.erc.coeff");
+  k.require(a.erc().alpha() >= 0 && a.erc().alpha() <= 1, "model.moe.aux_loss.erc.alpha",
+            "must be in [0, 1], got " + Checker::str(a.erc().alpha()));
+  k.non_negative(a.dpsl().coeff(), "model.moe.aux_loss.dpsl.coeff");
+  k.positive(a.dpsl().symmetric_concentration(), "model.moe.aux_loss.dpsl.symmetric_concentration");
+  k.non_negative(a.dpsl().warmup_only_steps(), "model.moe.aux_loss.dpsl.warmup_only_steps");
+  if (a.dpsl().concentration_size() > 0) {
+    k.require(a.dpsl().concentration_size() == e, "model.moe.aux_loss.dpsl.concentration",
+              "needs one value per expert (" + Checker::str(e) + "), got " +
+                  Checker::str(a.dpsl().concentration_size()));
+    for (float alpha : a.dpsl().concentration()) {
+      k.require(alpha > 0, "model.moe.aux_loss.dpsl.concentration",
+                "every value must be positive, got " + Checker::str(alpha));
+    }
+  }
+}
+
+void check_model(const ExperimentConfig& c, Checker& k) {
+  const ModelConfig& m = c.model();
+  k.positive(m.vocab_size(), "model.vocab_size");
+  k.positive(m.hidden_size(), "model.hidden_size");
+  k.positive(m.num_layers(), "model.num_layers");
+  k.positive(m.num_heads(), "model.num_heads");
+  k.positive(m.seq_length(), "model.seq_length");
+  k.positive(m.ffn_hidden_size(), "model.ffn_hidden_size");
+  if (m.hidden_size() > 0 && m.num_heads() > 0) {
+    k.require(m.hidden_size() % m.num_heads() == 0, "model.num_heads",
+              "must divide model.hidden_size (" + Checker::str(m.hidden_size()) + "), got " +
+                  Checker::str(m.num_heads()));
+    if (m.positions() == ModelConfig::ROTARY && m.hidden_size() % m.num_heads() == 0) {
+      k.require((m.hidden_size() / m.num_heads()) % 2 == 0, "model.positions",
+                "ROTARY needs an even head size, got " + Checker::str(m.hidden_size() / m.num_heads()));
+    }
+  }
+  k.require(m.dropout() >= 0 && m.dropout() < 1, "model.dropout",
+            "must be in [0, 1), got " + Checker::str(m.dropout()));
+  k.non_negative(m.moe_every_n_layers(), "model.moe_every_n_layers");
+  if (m.moe_every_n_layers() > 0) check_moe(c, k);
+  if (c.data().format() == DataConfig::TEXT && c.data().tokenizer() == DataConfig::BYTE) {
+    k.require(m.vocab_size() >= 256, "model.vocab_size",
+              "must be >= 256 for the BYTE tokenizer, got " + Checker::str(m.vocab_size()));
+  }
+}
+
+void check_train(const ExperimentConfig& c, int world, Checker& k) {
+  const TrainConfig& t = c.train();
+  k.positive(t.global_batch_size(), "train.global_batch_size");
+  if (world > 0 && t.global_batch_size() > 0) {
+    k.require(t.global_batch_size() % world == 0, "train.global_batch_size",
+              "must be divisible by the world size (" + Checker::str(world) + "), got " +
+                  Checker::str(t.global_batch_size()));
+  }
+  k.positive(t.num_steps(), "train.num_steps");
+  k.non_negative(t.eval_every(), "train.eval_every");
+  k.positive(t.eval_batches(), "train.eval_batches");
+  const OptimizerConfig& o = t.optimizer();
+  const std::string p = "train.optimizer.";
+  k.finite(o.learning_rate(), p + "learning_rate");
+  k.positive(o.learning_rate(), p + "learning_rate");
+  k.non_negative(o.min_learning_rate(), p + "min_learning_rate");
+  if (o.learning_rate() > 0) {
+    k.require(o.min_learning_rate() <= o.learning_rate(), p + "min_learning_rate",
+              "must be <= train.optimizer.learning_rate");
+  }
+  k.non_negative(o.warmup_steps(), p + "warmup_steps");
+  k.non_negative(o.weight_decay(), p + "weight_decay");
+  k.require(o.beta1() >= 0 && o.beta1() < 1, p + "beta1", "must be in [0, 1), got " + Checker::str(o.beta1()));
+  k.require(o.beta2() >= 0 && o.beta2() < 1, p + "beta2", "must be in [0, 1), got " + Checker::str(o.beta2()));
+  k.positive(o.epsilon(), p + "epsilon");
+  k.non_negative(o.grad_clip(), p + "grad_clip");
+}
+
+void check_data(const ExperimentConfig& c, const ValidationContext& ctx, Checker& k) {
+  const DataConfig& d = c.data();
+  k.require(d.val_fraction() > 0 && d.val_fraction() < 1, "data.val_fraction",
+            "must be in (0, 1), got " + Checker::str(d.val_fraction()));
+  k.require(!d.path().empty(), "data.path", "must name a file");
+  if (!ctx.check_files || d.path().empty()) return;
+  struct stat st {};
+  if (::stat(d.path().c_str(), &st) != 0) {
+    k.require(false, "data.path", "file '" + d.path() + "' does not exist");
+  } else if (!S_ISREG(st.st_mode)) {
+    k.require(false, "data.path", "'" + d.path() + "' is not a regular file");
+  } else if (st.st_size == 0) {
+    k.require(false, "data.path", "file '" + d.path() + "' is empty");
+  }
+}
+
+void check_rest(const ExperimentConfig& c, Checker& k) {
+  k.non_negative(c.checkpoint().every_steps(), "checkpoint.every_steps");
+  k.positive(c.checkpoint().keep_last(), "checkpoint.keep_last");
+  k.require(!c.logging().run_dir().empty(), "logging.run_dir", "must not be empty");
+  k.positive(c.logging().log_every(), "logging.log_every");
+  k.non_negative(c.generate().max_new_tokens(), "generate.max_new_tokens");
+  k.non_negative(c.generate().temperature(), "generate.temperature");
+  k.non_negative(c.generate().top_k(), "generate.top_k");
+}
+
+}  // namespace
+
+std::vector<ConfigIssue> find_config_issues(const ExperimentConfig& config,
+                                            const ValidationContext& context) {
+  const int world = context.world_size > 0 ? context.world_size : config.parallel().world_size();
+  Checker k;
+  check_comm(config, world, k);
+  check_parallel(config, context, world, k);
+  check_model(config, k);
+  check_train(config, world, k);
+  check_data(config, context, k);
+  check_rest(config, k);
+  return k.take();
+}
+
+void validate_config(const ExperimentConfig& config, const ValidationContext& context) {
+  const std::vector<ConfigIssue> issues = find_config_issues(config, context);
+  if (!issues.empty()) throw ConfigError(issues.front().path, issues.front().reason);
+}
+
+}  // namespace switchyard::config

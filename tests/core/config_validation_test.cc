@@ -1,0 +1,127 @@
+#include "core/config/config_validation.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "core/config/config_loader.h"
+#include "core/config/config_overrides.h"
+#include "core/errors.h"
+
+namespace switchyard::config {
+namespace {
+
+using ::testing::HasSubstr;
+
+ExperimentConfig default_config() {
+  ExperimentConfig c =
+      load_config_file(std::string(SY_SOURCE_DIR) + "/examples/configs/default.pbtxt");
+  c.mutable_data()->set_path(std::string(SY_SOURCE_DIR) + "/examples/data/tinyshakespeare.txt");
+  return c;
+}
+
+ValidationContext context(int world_size) {
+  ValidationContext ctx;
+  ctx.world_size = world_size;
+  return ctx;
+}
+
+TEST(ConfigValidation, DefaultExampleIsValid) {
+  const auto issues = find_config_issues(default_config(), context(4));
+  for (const auto& i : issues) ADD_FAILURE() << i.path << ": " << i.reason;
+}
+
+TEST(ConfigValidation, SchemaDefaultsAreValidOnOneRank) {
+  ExperimentConfig c;
+  c.mutable_data()->set_path(std::string(SY_SOURCE_DIR) + "/examples/data/tinyshakespeare.txt");
+  const auto issues = find_config_issues(c, context(1));
+  for (const auto& i : issues) ADD_FAILURE() << i.path << ": " << i.reason;
+}
+
+struct Case {
+  std::vector<std::string> overrides;
+  int world_size;
+  std::string path;    // expected field path of the first issue
+  std::string reason;  // expected part of its reason
+  friend void PrintTo(const Case& c, std::ostream* os) { *os << c.path; }
+};
+
+class ConfigRule : public ::testing::TestWithParam<Case> {};
+
+TEST_P(ConfigRule, IsReportedWithFieldPath) {
+  const Case& param = GetParam();
+  ExperimentConfig c = default_config();
+  apply_overrides(&c, param.overrides);
+  const auto issues = find_config_issues(c, context(param.world_size));
+  ASSERT_FALSE(issues.empty()) << "no issue for " << ::testing::PrintToString(param.overrides);
+  EXPECT_EQ(issues.front().path, param.path);
+  EXPECT_THAT(issues.front().reason, HasSubstr(param.reason));
+  try {
+    validate_config(c, context(param.world_size));
+    ADD_FAILURE() << "validate_config did not throw";
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(e.path(), param.path);
+    EXPECT_EQ(std::string(e.what()).find('\n'), std::string::npos) << "message must be one line";
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Rules,
+    ConfigRule,
+    ::testing::Values(
+        Case{{"model.moe.router.top_k=9"}, 4, "model.moe.router.top_k", "<= model.moe.num_experts"},
+        Case{{"model.moe.num_experts=6"}, 4, "model.moe.num_experts", "multiple of"},
+        Case{{"model.hidden_size=0"}, 4, "model.hidden_size", "must be positive"},
+        Case{{"model.hidden_size=-8"}, 4, "model.hidden_size", "must be positive"},
+        Case{{"train.optimizer.learning_rate=-0.1"}, 4, "train.optimizer.learning_rate", "positive"},
+        Case{{"data.path=/nonexistent/corpus.txt"}, 4, "data.path", "does not exist"},
+        Case{{"data.path=/tmp"}, 4, "data.path", "not a regular file"},
+        Case{{"comm.ranks_per_node=3", "parallel.world_size=0", "parallel.expert_parallel_size=2",
+              "train.global_batch_size=18"},
+             6, "comm.ranks_per_node", "must divide parallel.expert_parallel_size"},
+        Case{{"parallel.world_size=0"}, 5, "comm.ranks_per_node", "must divide the world size"},
+        Case{{"parallel.world_size=0", "comm.ranks_per_node=0"}, 6, "parallel.expert_parallel_size",
+             "must divide the world size"},
+        Case{{}, 8, "parallel.world_size", "but the job runs 8 ranks"},
+        Case{{"train.global_batch_size=10"}, 4, "train.global_batch_size", "divisible by the world size"},
+        Case{{"model.num_heads=3"}, 4, "model.num_heads", "must divide model.hidden_size"},
+        Case{{"model.positions=ROTARY", "model.num_heads=128"}, 4, "model.positions", "even head size"},
+        Case{{"model.dropout=1"}, 4, "model.dropout", "[0, 1)"},
+        Case{{"model.moe.router.kind=GSHARD", "model.moe.router.top_k=1"}, 4, "model.moe.router.top_k",
+             "must be 2 for kind GSHARD"},
+        Case{{"model.moe.router.kind=STABLEMOE"}, 4, "model.moe.router.top_k", "must be 1"},
+        Case{{"model.moe.router.kind=EXPERT_CHOICE", "model.moe.dispatcher.batch_independent=true"}, 4,
+             "model.moe.dispatcher.batch_independent", "EXPERT_CHOICE"},
+        Case{{"model.moe.aux_loss.erc.alpha=1.5"}, 4, "model.moe.aux_loss.erc.alpha", "[0, 1]"},
+        Case{{"model.moe.aux_loss.dpsl.concentration=[1,1]"}, 4, "model.moe.aux_loss.dpsl.concentration",
+             "one value per expert"},
+        Case{{"model.moe.dispatcher.rectify.fill_in=true"}, 4, "model.moe.dispatcher.rectify",
+             "capacity_factor > 0"},
+        Case{{"model.moe.router.group_limited.num_groups=3"}, 4, "model.moe.router.group_limited.num_groups",
+             "must divide"},
+        Case{{"comm.timeout_ms=0"}, 4, "comm.timeout_ms", "positive"},
+        Case{{"comm.backend=NCCL"}, 4, "comm.backend", "no NCCL backend"},
+        Case{{"checkpoint.keep_last=0"}, 4, "checkpoint.keep_last", "positive"},
+        Case{{"data.val_fraction=0"}, 4, "data.val_fraction", "(0, 1)"},
+        Case{{"model.vocab_size=100"}, 4, "model.vocab_size", "BYTE tokenizer"},
+        Case{{"train.optimizer.beta2=1"}, 4, "train.optimizer.beta2", "[0, 1)"}));
+
+TEST(ConfigValidation, DenseModelSkipsMoERules) {
+  ExperimentConfig c = default_config();
+  apply_overrides(&c, {"model.moe_every_n_layers=0", "model.moe.router.top_k=99"});
+  EXPECT_TRUE(find_config_issues(c, context(4)).empty());
+}
+
+TEST(ConfigValidation, ReportsEveryIssue) {
+  ExperimentConfig c = default_config();
+  apply_overrides(&c, {"model.hidden_size=0", "train.num_steps=0", "logging.log_every=0"});
+  EXPECT_EQ(find_config_issues(c, context(4)).size(), 3u);
+}
+
+TEST(ConfigValidation, FlatAllToAllNeedsNoNodeDivisibility) {
+  ExperimentConfig c = default_config();
+  apply_overrides(&c, {"comm.all_to_all=FLAT", "comm.ranks_per_node=4", "parallel.expert_parallel_size=2"});
+  EXPECT_TRUE(find_config_issues(c, context(4)).empty());
+}
+
+}  // namespace
+}  // namespace switchyard::config

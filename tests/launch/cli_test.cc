@@ -1,0 +1,137 @@
+// End-to-end tests of the `switchyard` command line: exit codes and one-line messages that name
+// the field path, for good and malformed configs.
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+struct CliRun {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+std::string slurp(const std::string& path) {
+  std::string text;
+  if (FILE* f = std::fopen(path.c_str(), "r")) {
+    char buf[4096];
+    size_t n;
+    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) text.append(buf, n);
+    std::fclose(f);
+  }
+  return text;
+}
+
+// Runs switchyard with `args` from the source directory (where the default config's relative
+// data path resolves), with stdout and stderr captured separately.
+CliRun run_switchyard(const std::string& args) {
+  const std::string out = ::testing::TempDir() + "/cli_out.txt";
+  const std::string err = ::testing::TempDir() + "/cli_err.txt";
+  const std::string cmd = std::string("cd '") + SY_SOURCE_DIR + "' && '" + SY_SWITCHYARD_BIN + "' " +
+                          args + " >'" + out + "' 2>'" + err + "' </dev/null";
+  const int status = std::system(cmd.c_str());
+  CliRun r;
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  r.out = slurp(out);
+  r.err = slurp(err);
+  return r;
+}
+
+int count_lines(const std::string& s) {
+  int n = 0;
+  for (char c : s) n += c == '\n';
+  return n;
+}
+
+const char* kDefault = "examples/configs/default.pbtxt";
+
+TEST(Cli, HelpForToolAndEachCommand) {
+  for (const std::string args : {"--help", "config --help", "config validate --help", "config print --help"}) {
+    const CliRun r = run_switchyard(args);
+    EXPECT_EQ(r.exit_code, 0) << args << "\n" << r.err;
+    EXPECT_THAT(r.out, HasSubstr("usage: switchyard")) << args;
+  }
+}
+
+TEST(Cli, UsageErrorsExitTwo) {
+  for (const std::string args : {"", "frobnicate", "config", "config validate", "config frob x",
+                                 "config validate a.pbtxt --no-such-flag"}) {
+    const CliRun r = run_switchyard(args);
+    EXPECT_EQ(r.exit_code, 2) << "'" << args << "'\n" << r.err;
+    EXPECT_THAT(r.err, HasSubstr("error:")) << args;
+  }
+}
+
+TEST(Cli, DefaultConfigValidates) {
+  const CliRun r = run_switchyard(std::string("config validate ") + kDefault);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("valid for 4 ranks"));
+}
+
+TEST(Cli, PrintShowsEveryDefault) {
+  const CliRun r = run_switchyard(std::string("config print ") + kDefault + " --set train.seed=99");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  for (const char* field : {"backend: MPI", "timeout_ms: 120000", "threads_per_rank: 0",
+                            "second_expert_policy: RANDOM", "stage2_step: 1000", "seed: 99",
+                            "keep_last: 3", "temperature: 0.8", "drop_policy: POSITION"}) {
+    EXPECT_THAT(r.out, HasSubstr(field));
+  }
+}
+
+struct BadCase {
+  std::string name;
+  std::string args;
+  std::string path;  // the field path the one-line message must name
+  friend void PrintTo(const BadCase& c, std::ostream* os) { *os << c.name; }
+};
+
+class CliBadConfig : public ::testing::TestWithParam<BadCase> {};
+
+TEST_P(CliBadConfig, ExitsTwoWithOneLineNamingTheField) {
+  const BadCase& c = GetParam();
+  const CliRun r = run_switchyard(c.args);
+  EXPECT_EQ(r.exit_code, 2) << c.args << "\n" << r.err;
+  EXPECT_EQ(count_lines(r.err), 1) << r.err;
+  EXPECT_THAT(r.err, HasSubstr(c.path));
+  EXPECT_THAT(r.err, Not(HasSubstr("terminate")));
+  EXPECT_THAT(r.err, Not(HasSubstr("Aborted")));
+  EXPECT_THAT(r.err, Not(HasSubstr("Exception raised from")));
+  EXPECT_TRUE(r.out.empty()) << r.out;
+}
+
+const std::string kSet = std::string("config validate ") + kDefault + " --set ";
+const std::string kBad = "config validate tests/data/bad_configs/";
+
+INSTANTIATE_TEST_SUITE_P(
+    Malformed,
+    CliBadConfig,
+    ::testing::Values(
+        BadCase{"syntax_error", kBad + "syntax_error.pbtxt", "syntax_error.pbtxt:"},
+        BadCase{"unknown_field", kBad + "unknown_field.pbtxt", "model.moe.routr"},
+        BadCase{"wrong_type", kBad + "wrong_type.pbtxt", "model.hidden_size"},
+        BadCase{"json_wrong_field", kBad + "wrong_field.json", "model.moe.num_expert"},
+        BadCase{"negative_steps", kBad + "negative_steps.pbtxt --world-size 1", "train.num_steps"},
+        BadCase{"unknown_set_path", kSet + "model.moe.routr.top_k=2", "model.moe.routr"},
+        BadCase{"bad_set_value", kSet + "model.hidden_size=big", "model.hidden_size"},
+        BadCase{"top_k_gt_experts", kSet + "model.moe.router.top_k=9", "model.moe.router.top_k"},
+        BadCase{"experts_not_divisible", kSet + "model.moe.num_experts=6", "model.moe.num_experts"},
+        BadCase{"hidden_not_positive", kSet + "model.hidden_size=0", "model.hidden_size"},
+        BadCase{"negative_lr", kSet + "train.optimizer.learning_rate=-0.001",
+                "train.optimizer.learning_rate"},
+        BadCase{"missing_data", kSet + "data.path=no/such/corpus.txt", "data.path"},
+        BadCase{"rpn_not_dividing_ep",
+                kSet + "comm.ranks_per_node=4 --set parallel.expert_parallel_size=2", "comm.ranks_per_node"},
+        BadCase{"missing_file", "config validate no/such/config.pbtxt", "no/such/config.pbtxt"},
+        BadCase{"bad_enum", kSet + "comm.all_to_all=RING", "comm.all_to_all"}),
+    [](const ::testing::TestParamInfo<BadCase>& info) { return info.param.name; });
+
+}  // namespace
