@@ -37,8 +37,7 @@ class CheckFailure {
   } else               \
     ::switchyard::detail::CheckFailure(__FILE__, __LINE__, #cond)
 
-#define SY_CHECK_OP(a, op, b) \
-  SY_CHECK((a)op(b)) << "(" << (a) << " vs " << (b) << ") "
+#define SY_CHECK_OP(a, op, b) SY_CHECK((a)op(b)) << "(" << (a) << " vs " << (b) << ") "
 #define SY_CHECK_EQ(a, b) SY_CHECK_OP(a, ==, b)
 #define SY_CHECK_NE(a, b) SY_CHECK_OP(a, !=, b)
 #define SY_CHECK_LT(a, b) SY_CHECK_OP(a, <, b)

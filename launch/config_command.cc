@@ -73,8 +73,9 @@ int run_validate(const std::vector<std::string>& args) {
   if (!issues.empty()) return kExitUsage;
   const int world = context.world_size > 0 ? context.world_size : cfg.parallel().world_size();
   std::cout << parsed.file << ": valid"
-            << (world > 0 ? " for " + std::to_string(world) + " ranks"
-                          : " (world-size rules not checked: no --world-size or parallel.world_size)")
+            << (world > 0
+                    ? " for " + std::to_string(world) + " ranks"
+                    : " (world-size rules not checked: no --world-size or parallel.world_size)")
             << "\n";
   return kExitOk;
 }

@@ -16,6 +16,7 @@ namespace switchyard::config {
 // path through a non-message field, or a value that does not parse as the field's type.
 void apply_override(google::protobuf::Message* message, const std::string& assignment);
 
-void apply_overrides(google::protobuf::Message* message, const std::vector<std::string>& assignments);
+void apply_overrides(google::protobuf::Message* message,
+                     const std::vector<std::string>& assignments);
 
 }  // namespace switchyard::config

@@ -52,12 +52,16 @@ void check_comm(const ExperimentConfig& c, int world, Checker& k) {
   if (comm.all_to_all() != CommConfig::FLAT && comm.ranks_per_node() > 0 && ep > 0) {
     k.require(ep % comm.ranks_per_node() == 0, "comm.ranks_per_node",
               "must divide parallel.expert_parallel_size (" + Checker::str(ep) +
-                  ") when comm.all_to_all is " + CommConfig::AllToAllAlgorithm_Name(comm.all_to_all()) +
-                  ", got " + Checker::str(comm.ranks_per_node()));
+                  ") when comm.all_to_all is " +
+                  CommConfig::AllToAllAlgorithm_Name(comm.all_to_all()) + ", got " +
+                  Checker::str(comm.ranks_per_node()));
   }
 }
 
-void check_parallel(const ExperimentConfig& c, const ValidationContext& ctx, int world, Checker& k) {
+void check_parallel(const ExperimentConfig& c,
+                    const ValidationContext& ctx,
+                    int world,
+                    Checker& k) {
   const ParallelConfig& p = c.parallel();
   k.positive(p.expert_parallel_size(), "parallel.expert_parallel_size");
   k.non_negative(p.world_size(), "parallel.world_size");
@@ -93,7 +97,8 @@ void check_router(const MoELayerConfig& m, Checker& k) {
   k.positive(router.init_std(), r + "init_std");
   switch (router.kind()) {
     case RouterConfig::GSHARD:
-      k.require(router.top_k() == 2, r + "top_k", "must be 2 for kind GSHARD, got " + Checker::str(router.top_k()));
+      k.require(router.top_k() == 2, r + "top_k",
+                "must be 2 for kind GSHARD, got " + Checker::str(router.top_k()));
       break;
     case RouterConfig::STABLEMOE:
       k.require(router.top_k() == 1, r + "top_k",
@@ -109,14 +114,16 @@ void check_router(const MoELayerConfig& m, Checker& k) {
                 "cannot hold with kind EXPERT_CHOICE: experts choose among the whole batch");
       break;
     case RouterConfig::SMILE:
-      k.require(router.top_k() == 1, r + "top_k", "must be 1 for kind SMILE, got " + Checker::str(router.top_k()));
+      k.require(router.top_k() == 1, r + "top_k",
+                "must be 1 for kind SMILE, got " + Checker::str(router.top_k()));
       k.non_negative(router.smile().balance_coeff(), r + "smile.balance_coeff");
       k.non_negative(router.smile().capacity_factor(), r + "smile.capacity_factor");
       break;
     case RouterConfig::LOCMOE:
       k.non_negative(router.locmoe().locality_coeff(), r + "locmoe.locality_coeff");
-      k.require(router.locmoe().capacity_bound_delta() > 0 && router.locmoe().capacity_bound_delta() < 1,
-                r + "locmoe.capacity_bound_delta", "must be in (0, 1)");
+      k.require(
+          router.locmoe().capacity_bound_delta() > 0 && router.locmoe().capacity_bound_delta() < 1,
+          r + "locmoe.capacity_bound_delta", "must be in (0, 1)");
       break;
     case RouterConfig::TOP_K:
       break;
@@ -129,7 +136,8 @@ void check_router(const MoELayerConfig& m, Checker& k) {
     k.require(e % g.num_groups() == 0, r + "group_limited.num_groups",
               "must divide model.moe.num_experts (" + Checker::str(e) + "), got " +
                   Checker::str(g.num_groups()));
-    k.require(g.group_top_k() >= 1 && g.group_top_k() <= g.num_groups(), r + "group_limited.group_top_k",
+    k.require(g.group_top_k() >= 1 && g.group_top_k() <= g.num_groups(),
+              r + "group_limited.group_top_k",
               "must be in [1, num_groups], got " + Checker::str(g.group_top_k()));
     if (e % g.num_groups() == 0) {
       k.require(router.top_k() <= g.group_top_k() * (e / g.num_groups()), r + "top_k",
@@ -145,8 +153,8 @@ void check_moe(const ExperimentConfig& c, Checker& k) {
   const int ep = c.parallel().expert_parallel_size();
   if (e > 0 && ep > 0) {
     k.require(e % ep == 0, "model.moe.num_experts",
-              "must be a multiple of parallel.expert_parallel_size (" + Checker::str(ep) + "), got " +
-                  Checker::str(e));
+              "must be a multiple of parallel.expert_parallel_size (" + Checker::str(ep) +
+                  "), got " + Checker::str(e));
   }
   check_router(m, k);
   const DispatcherConfig& d = m.dispatcher();
@@ -154,7 +162,8 @@ void check_moe(const ExperimentConfig& c, Checker& k) {
   k.non_negative(d.min_capacity(), "model.moe.dispatcher.min_capacity");
   if (d.rectify().intra_rank() || d.rectify().fill_in()) {
     k.require(d.capacity_factor() > 0, "model.moe.dispatcher.rectify",
-              "needs model.moe.dispatcher.capacity_factor > 0 (nothing is dropped or padded when dropless)");
+              "needs model.moe.dispatcher.capacity_factor > 0 (nothing is dropped or padded when "
+              "dropless)");
   }
   k.positive(m.expert().ffn_hidden_size(), "model.moe.expert.ffn_hidden_size");
   const AuxLossConfig& a = m.aux_loss();
@@ -190,8 +199,9 @@ void check_model(const ExperimentConfig& c, Checker& k) {
               "must divide model.hidden_size (" + Checker::str(m.hidden_size()) + "), got " +
                   Checker::str(m.num_heads()));
     if (m.positions() == ModelConfig::ROTARY && m.hidden_size() % m.num_heads() == 0) {
-      k.require((m.hidden_size() / m.num_heads()) % 2 == 0, "model.positions",
-                "ROTARY needs an even head size, got " + Checker::str(m.hidden_size() / m.num_heads()));
+      k.require(
+          (m.hidden_size() / m.num_heads()) % 2 == 0, "model.positions",
+          "ROTARY needs an even head size, got " + Checker::str(m.hidden_size() / m.num_heads()));
     }
   }
   k.require(m.dropout() >= 0 && m.dropout() < 1, "model.dropout",
@@ -226,8 +236,10 @@ void check_train(const ExperimentConfig& c, int world, Checker& k) {
   }
   k.non_negative(o.warmup_steps(), p + "warmup_steps");
   k.non_negative(o.weight_decay(), p + "weight_decay");
-  k.require(o.beta1() >= 0 && o.beta1() < 1, p + "beta1", "must be in [0, 1), got " + Checker::str(o.beta1()));
-  k.require(o.beta2() >= 0 && o.beta2() < 1, p + "beta2", "must be in [0, 1), got " + Checker::str(o.beta2()));
+  k.require(o.beta1() >= 0 && o.beta1() < 1, p + "beta1",
+            "must be in [0, 1), got " + Checker::str(o.beta1()));
+  k.require(o.beta2() >= 0 && o.beta2() < 1, p + "beta2",
+            "must be in [0, 1), got " + Checker::str(o.beta2()));
   k.positive(o.epsilon(), p + "epsilon");
   k.non_negative(o.grad_clip(), p + "grad_clip");
 }

@@ -20,9 +20,9 @@ std::string join(const std::vector<std::string>& parts) {
 }  // namespace
 
 std::string text_field_path_at(const std::string& text, int line, int column) {
-  std::vector<std::string> scope;   // enclosing message fields
-  std::string last_field;           // last field name seen in the current scope
-  std::string pending;              // field name waiting for its '{'
+  std::vector<std::string> scope;  // enclosing message fields
+  std::string last_field;          // last field name seen in the current scope
+  std::string pending;             // field name waiting for its '{'
   int cur_line = 0;
   int cur_col = 0;
   size_t i = 0;

@@ -15,7 +15,9 @@ namespace {
 namespace pb = google::protobuf;
 using ::testing::HasSubstr;
 
-std::string default_config_path() { return std::string(SY_SOURCE_DIR) + "/examples/configs/default.pbtxt"; }
+std::string default_config_path() {
+  return std::string(SY_SOURCE_DIR) + "/examples/configs/default.pbtxt";
+}
 
 // Every optional field of every (nested) message is present.
 void expect_all_fields_set(const pb::Message& message, const std::string& prefix) {
@@ -61,7 +63,8 @@ TEST(ConfigLoader, ResolvedTextHasEveryDefaultAndRoundTrips) {
 }
 
 TEST(ConfigLoader, UnknownFieldNamesItsPath) {
-  const std::string e = error_of([] { parse_text_config("model {\n  hiden_size: 3\n}\n", "x.pbtxt"); });
+  const std::string e =
+      error_of([] { parse_text_config("model {\n  hiden_size: 3\n}\n", "x.pbtxt"); });
   EXPECT_THAT(e, HasSubstr("x.pbtxt:2:"));
   EXPECT_THAT(e, HasSubstr("model.hiden_size"));
 }
@@ -94,7 +97,8 @@ TEST(ConfigLoader, JsonMatchesText) {
 }
 
 TEST(ConfigLoader, JsonUnknownFieldNamesItsPath) {
-  const std::string e = error_of([] { parse_json_config(R"({"model": {"hiden_size": 3}})", "x.json"); });
+  const std::string e =
+      error_of([] { parse_json_config(R"({"model": {"hiden_size": 3}})", "x.json"); });
   EXPECT_THAT(e, HasSubstr("model.hiden_size"));
 }
 

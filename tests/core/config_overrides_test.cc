@@ -22,9 +22,9 @@ std::string error_of(ExperimentConfig* c, const std::string& assignment) {
 
 TEST(ConfigOverrides, SetsScalarsEnumsBoolsAndStrings) {
   ExperimentConfig c;
-  apply_overrides(&c, {"model.moe.router.top_k=4", "comm.all_to_all=HIERARCHICAL",
-                       "model.tie_embeddings=false", "data.path=/tmp/some file.txt",
-                       "train.optimizer.learning_rate=3e-4", "train.seed=42"});
+  apply_overrides(
+      &c, {"model.moe.router.top_k=4", "comm.all_to_all=HIERARCHICAL", "model.tie_embeddings=false",
+           "data.path=/tmp/some file.txt", "train.optimizer.learning_rate=3e-4", "train.seed=42"});
   EXPECT_EQ(c.model().moe().router().top_k(), 4);
   EXPECT_EQ(c.comm().all_to_all(), CommConfig::HIERARCHICAL);
   EXPECT_FALSE(c.model().tie_embeddings());

@@ -36,8 +36,8 @@ std::string slurp(const std::string& path) {
 CliRun run_switchyard(const std::string& args) {
   const std::string out = ::testing::TempDir() + "/cli_out.txt";
   const std::string err = ::testing::TempDir() + "/cli_err.txt";
-  const std::string cmd = std::string("cd '") + SY_SOURCE_DIR + "' && '" + SY_SWITCHYARD_BIN + "' " +
-                          args + " >'" + out + "' 2>'" + err + "' </dev/null";
+  const std::string cmd = std::string("cd '") + SY_SOURCE_DIR + "' && '" + SY_SWITCHYARD_BIN +
+                          "' " + args + " >'" + out + "' 2>'" + err + "' </dev/null";
   const int status = std::system(cmd.c_str());
   CliRun r;
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
@@ -55,7 +55,8 @@ int count_lines(const std::string& s) {
 const char* kDefault = "examples/configs/default.pbtxt";
 
 TEST(Cli, HelpForToolAndEachCommand) {
-  for (const std::string args : {"--help", "config --help", "config validate --help", "config print --help"}) {
+  for (const std::string args :
+       {"--help", "config --help", "config validate --help", "config print --help"}) {
     const CliRun r = run_switchyard(args);
     EXPECT_EQ(r.exit_code, 0) << args << "\n" << r.err;
     EXPECT_THAT(r.out, HasSubstr("usage: switchyard")) << args;
@@ -129,7 +130,8 @@ INSTANTIATE_TEST_SUITE_P(
                 "train.optimizer.learning_rate"},
         BadCase{"missing_data", kSet + "data.path=no/such/corpus.txt", "data.path"},
         BadCase{"rpn_not_dividing_ep",
-                kSet + "comm.ranks_per_node=4 --set parallel.expert_parallel_size=2", "comm.ranks_per_node"},
+                kSet + "comm.ranks_per_node=4 --set parallel.expert_parallel_size=2",
+                "comm.ranks_per_node"},
         BadCase{"missing_file", "config validate no/such/config.pbtxt", "no/such/config.pbtxt"},
         BadCase{"bad_enum", kSet + "comm.all_to_all=RING", "comm.all_to_all"}),
     [](const ::testing::TestParamInfo<BadCase>& info) { return info.param.name; });
