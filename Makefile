@@ -5,7 +5,7 @@ BUILD_DIR ?= build
 JOBS ?= 2
 CMAKE_FLAGS ?=
 
-.PHONY: all deps configure build train test format clean
+.PHONY: all deps configure build train test format clean docs
 
 all: build
 
@@ -29,3 +29,7 @@ format:
 
 clean:
 	@rm -rf $(BUILD_DIR)
+
+# Refresh docs/config.md from the schema after editing core/config/experiment.proto.
+docs: build
+	@cp $(BUILD_DIR)/docs/config.md docs/config.md
