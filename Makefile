@@ -13,7 +13,9 @@ deps:
 	@launch/install-deps.sh
 
 configure: deps
-	@cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS) >/dev/null
+	@cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS) \
+	  > $(BUILD_DIR).configure.log 2>&1 || { cat $(BUILD_DIR).configure.log; exit 1; }
+	@grep -h '^-- Switchyard:' $(BUILD_DIR).configure.log || true
 
 build: configure
 	@cmake --build $(BUILD_DIR) -j $(JOBS)
