@@ -1,0 +1,36 @@
+// File: train/corpus.h
+//
+// The training corpus as token ids, split into a training head and a validation tail.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include <ATen/core/Tensor.h>
+
+namespace switchyard::train {
+
+enum class CorpusFormat {
+  kText,       // UTF-8 text, one token per byte
+  kTokensU16,  // little-endian uint16 token ids
+};
+
+struct CorpusOptions {
+  std::string path;
+  CorpusFormat format = CorpusFormat::kText;
+  double val_fraction = 0.1;  // the tail of the corpus held out
+  int64_t seq_length = 64;    // each split must hold at least seq_length + 1 tokens
+  int64_t vocab_size = 256;   // every token id must be below it
+};
+
+struct Corpus {
+  at::Tensor train;  // [N_train] int64
+  at::Tensor val;    // [N_val] int64
+};
+
+// Reads and splits the corpus. A missing, unreadable, empty or too-short file, a token id outside
+// the vocabulary, or a split shorter than seq_length + 1 tokens is a ConfigError naming
+// "data.path" (or the field at fault) with the reason, in one line.
+Corpus load_corpus(const CorpusOptions& options);
+
+}  // namespace switchyard::train
