@@ -1,0 +1,143 @@
+#include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
+#include <gtest/gtest.h>
+#include <torch/optim/adam.h>
+
+#include "models/transformer/attention.h"
+#include "models/transformer/language_model.h"
+#include "models/transformer/mlp.h"
+#include "models/transformer/norm.h"
+#include "models/transformer/sampling.h"
+
+namespace switchyard::models {
+namespace {
+
+LanguageModelOptions tiny(bool rotary, NormKind norm = NormKind::kLayerNorm) {
+  LanguageModelOptions o;
+  o.vocab_size = 32;
+  o.hidden_size = 16;
+  o.num_layers = 2;
+  o.num_heads = 2;
+  o.seq_length = 12;
+  o.ffn_hidden_size = 32;
+  o.rotary = rotary;
+  o.norm = norm;
+  return o;
+}
+
+TEST(Norm, RmsNormMatchesFormula) {
+  Norm n(NormKind::kRmsNorm, 4);
+  const at::Tensor x = at::randn({3, 4});
+  const at::Tensor expected = x / at::sqrt(x.pow(2).mean(-1, true) + 1e-5);
+  EXPECT_TRUE(at::allclose(n(x), expected, 1e-5, 1e-6));
+}
+
+TEST(Norm, LayerNormHasZeroMeanUnitVariance) {
+  Norm n(NormKind::kLayerNorm, 8);
+  const at::Tensor y = n(at::randn({5, 8}) * 3 + 1);
+  EXPECT_TRUE(at::allclose(y.mean(-1), at::zeros({5}), 1e-5, 1e-5));
+  EXPECT_TRUE(at::allclose(y.var(-1, /*unbiased=*/false), at::ones({5}), 1e-3, 1e-3));
+}
+
+TEST(Rotary, PreservesNormsAndDependsOnlyOnRelativePosition) {
+  const int64_t s = 6, d = 8;
+  const at::Tensor inv = at::pow(10000.0, -at::arange(0, d, 2, at::kFloat) / d);
+  const at::Tensor ang = at::outer(at::arange(s, at::kFloat), inv);
+  const at::Tensor q = at::randn({1, 1, 1, d}).expand({1, 1, s, d}).contiguous();
+  const at::Tensor k = at::randn({1, 1, 1, d}).expand({1, 1, s, d}).contiguous();
+  const at::Tensor rq = apply_rotary(q, ang.cos(), ang.sin());
+  const at::Tensor rk = apply_rotary(k, ang.cos(), ang.sin());
+  EXPECT_TRUE(at::allclose(rq.norm(2, -1), q.norm(2, -1), 1e-5, 1e-5));
+  // <R_m q, R_n k> is a function of m - n only.
+  const auto dot = [&](int m, int n) { return (rq[0][0][m] * rk[0][0][n]).sum().item<float>(); };
+  EXPECT_NEAR(dot(3, 1), dot(5, 3), 1e-4);
+  EXPECT_NEAR(dot(2, 2), dot(0, 0), 1e-4);
+}
+
+class Causality : public ::testing::TestWithParam<bool> {};
+
+TEST_P(Causality, FutureTokensDoNotChangePastLogits) {
+  at::manual_seed(1);
+  LanguageModel model(tiny(GetParam()));
+  at::Tensor a = at::randint(32, {2, 12}, at::kLong);
+  at::Tensor b = a.clone();
+  b.select(1, 7).fill_(5);
+  b.select(1, 9).fill_(6);
+  a.select(1, 7).fill_(11);
+  const at::Tensor la = model(a);
+  const at::Tensor lb = model(b);
+  ASSERT_EQ(la.sizes(), (std::vector<int64_t>{2, 12, 32}));
+  EXPECT_TRUE(at::equal(la.slice(1, 0, 7), lb.slice(1, 0, 7)));
+  EXPECT_FALSE(at::allclose(la.slice(1, 7), lb.slice(1, 7)));
+}
+
+INSTANTIATE_TEST_SUITE_P(LearnedAndRotary, Causality, ::testing::Bool());
+
+TEST(LanguageModel, TiedHeadSharesTheEmbedding) {
+  LanguageModel tied(tiny(false));
+  LanguageModelOptions o = tiny(false);
+  o.tie_embeddings = false;
+  LanguageModel untied(o);
+  EXPECT_EQ(untied->parameters().size(), tied->parameters().size() + 1);
+  const at::Tensor loss = tied(at::randint(32, {1, 4}, at::kLong)).sum();
+  loss.backward();
+  EXPECT_TRUE(tied->named_parameters()["token_embedding.weight"].grad().defined());
+}
+
+TEST(LanguageModel, FactoryPlacesCustomFeedForward) {
+  int calls = 0;
+  LanguageModel model(tiny(false), [&](int64_t layer) {
+    ++calls;
+    if (layer != 1) return torch::nn::AnyModule();
+    return torch::nn::AnyModule(DenseMlp(16, 7, 0.0));  // recognisable width
+  });
+  EXPECT_EQ(calls, 2);
+  const auto params = model->named_parameters();
+  EXPECT_EQ(params["blocks.1.ffn.up.weight"].size(0), 7);
+  EXPECT_EQ(params["blocks.0.ffn.up.weight"].size(0), 32);
+}
+
+TEST(LanguageModel, LearnsARepeatingSequence) {
+  at::manual_seed(0);
+  LanguageModel model(tiny(true, NormKind::kRmsNorm));
+  torch::optim::Adam opt(model->parameters(), torch::optim::AdamOptions(3e-3));
+  const at::Tensor seq = at::arange(13, at::kLong).remainder(5).unsqueeze(0);  // 0 1 2 3 4 0 ...
+  const at::Tensor x = seq.slice(1, 0, 12), y = seq.slice(1, 1, 13);
+  double first = 0, last = 0;
+  for (int step = 0; step < 150; ++step) {
+    opt.zero_grad();
+    const at::Tensor loss = at::cross_entropy_loss(model(x).reshape({-1, 32}), y.reshape({-1}));
+    loss.backward();
+    opt.step();
+    if (step == 0) first = loss.item<double>();
+    last = loss.item<double>();
+  }
+  EXPECT_GT(first, 3.0);  // ~log(32) = 3.47 at initialization
+  EXPECT_LT(last, 0.1);
+}
+
+TEST(Sampling, GreedyIsDeterministicAndSeededSamplingRepeats) {
+  at::manual_seed(3);
+  LanguageModel model(tiny(false));
+  model->train();
+  SamplingOptions greedy;
+  greedy.max_new_tokens = 20;  // longer than seq_length: the context is cropped
+  greedy.temperature = 0;
+  const auto a = generate(model, {1, 2, 3}, greedy, at::make_generator<at::CPUGeneratorImpl>(1));
+  const auto b = generate(model, {1, 2, 3}, greedy, at::make_generator<at::CPUGeneratorImpl>(2));
+  EXPECT_EQ(a, b);
+  EXPECT_EQ(a.size(), 23u);
+  EXPECT_TRUE(model->is_training());
+  SamplingOptions sample;
+  sample.max_new_tokens = 30;
+  const auto s1 = generate(model, {1}, sample, at::make_generator<at::CPUGeneratorImpl>(7));
+  const auto s2 = generate(model, {1}, sample, at::make_generator<at::CPUGeneratorImpl>(7));
+  EXPECT_EQ(s1, s2);
+  for (int64_t t : s1) {
+    EXPECT_GE(t, 0);
+    EXPECT_LT(t, 32);
+  }
+}
+
+}  // namespace
+}  // namespace switchyard::models
