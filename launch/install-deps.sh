@@ -10,7 +10,7 @@ packages=(
   libprotobuf-dev protobuf-compiler
   libboost-program-options-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  libspdlog-dev libfmt-dev nlohmann-json3-dev
+  libspdlog-dev libfmt-dev nlohmann-json3-dev libssl-dev
   gnuplot-nox
 )
 
