@@ -32,7 +32,9 @@ std::string describe(const CommErrorContext& context);
 
 class CommError : public Error {
  public:
-  CommError(CommErrorContext context, const std::string& reason, const char* file = nullptr,
+  CommError(CommErrorContext context,
+            const std::string& reason,
+            const char* file = nullptr,
             int line = 0);
   const CommErrorContext& context() const { return context_; }
   const std::string& reason() const { return reason_; }
@@ -44,8 +46,10 @@ class CommError : public Error {
 
 class CommTimeoutError : public CommError {
  public:
-  CommTimeoutError(CommErrorContext context, std::chrono::milliseconds timeout,
-                   const char* file = nullptr, int line = 0);
+  CommTimeoutError(CommErrorContext context,
+                   std::chrono::milliseconds timeout,
+                   const char* file = nullptr,
+                   int line = 0);
   std::chrono::milliseconds timeout() const { return timeout_; }
 
  private:

@@ -32,10 +32,11 @@ int default_threads_per_rank(int cores, int ranks_on_node) {
 
 int online_cores() { return std::max(1L, sysconf(_SC_NPROCESSORS_ONLN)); }
 
-void set_compute_threads(int threads) {
-  SY_CHECK_GT(threads, 0);
-  at::set_num_threads(threads);
-  if (SetThreads set = openblas_setter()) set(threads);
+void set_compute_threads(int blas_threads, int intra_op_threads) {
+  SY_CHECK_GT(blas_threads, 0);
+  SY_CHECK_GT(intra_op_threads, 0);
+  at::set_num_threads(intra_op_threads);
+  if (SetThreads set = openblas_setter()) set(blas_threads);
 }
 
 int torch_threads() { return at::get_num_threads(); }

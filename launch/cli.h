@@ -33,6 +33,15 @@ std::vector<Command> builtin_commands();
 
 // `switchyard config ...`
 Command config_command();
+// `switchyard train ...`
+Command train_command();
+// `switchyard generate ...`
+Command generate_command();
+// `switchyard plot RUN_DIR`
+Command plot_command();
+
+// `switchyard bench a2a ...` (under mpirun)
+Command bench_command();
 
 // Parses argv and runs the command; maps exceptions to exit codes and one-line messages.
 int run_cli(int argc, char** argv);

@@ -3,62 +3,19 @@
 #include <string>
 #include <vector>
 
-#include <boost/program_options.hpp>
-
 #include "core/config/config_loader.h"
 #include "core/config/config_validation.h"
 #include "launch/cli.h"
+#include "launch/config_args.h"
 #include "launch/run_env.h"
 
 namespace switchyard::launch {
 namespace {
 
-namespace po = boost::program_options;
-
-struct ConfigArgs {
-  std::string file;
-  std::vector<std::string> sets;
-  int world_size = 0;
-  bool help = false;
-};
-
-po::options_description config_options(ConfigArgs* out) {
-  po::options_description options("options");
-  options.add_options()("help,h", po::bool_switch(&out->help), "show this help")(
-      "set", po::value(&out->sets)->composing(),
-      "override a field: --set path.to.field=value (repeatable; lists as a,b,c)")(
-      "world-size", po::value(&out->world_size)->default_value(0),
-      "check the world-size rules for N ranks (default: the launcher's, else "
-      "parallel.world_size)");
-  return options;
-}
-
-ConfigArgs parse_config_args(const std::vector<std::string>& args, const std::string& name) {
-  ConfigArgs parsed;
-  po::options_description options = config_options(&parsed);
-  po::options_description all;
-  all.add(options).add_options()("file", po::value(&parsed.file));
-  po::positional_options_description positional;
-  positional.add("file", 1);
-  po::variables_map vm;
-  po::store(po::command_line_parser(args).options(all).positional(positional).run(), vm);
-  po::notify(vm);
-  if (parsed.help) {
-    std::cout << "usage: switchyard config " << name << " FILE [--set path=value ...]\n\n"
-              << (name == "validate"
-                      ? "Checks FILE (.pbtxt text format or .json) and every cross-field rule.\n"
-                      : "Prints FILE with every default filled in, as the run will use it.\n")
-              << "\n"
-              << options;
-    return parsed;
-  }
-  if (parsed.file.empty()) throw UsageError{"config " + name, "missing config FILE"};
-  if (parsed.world_size < 0) throw UsageError{"config " + name, "--world-size must be >= 0"};
-  return parsed;
-}
-
 int run_validate(const std::vector<std::string>& args) {
-  const ConfigArgs parsed = parse_config_args(args, "validate");
+  const ConfigArgs parsed =
+      parse_config_args(args, "config validate",
+                        "Checks FILE (.pbtxt text format or .json) and every cross-field rule.");
   if (parsed.help) return kExitOk;
   const config::ExperimentConfig cfg = config::load_config(parsed.file, parsed.sets);
   config::ValidationContext context;
@@ -81,7 +38,8 @@ int run_validate(const std::vector<std::string>& args) {
 }
 
 int run_print(const std::vector<std::string>& args) {
-  const ConfigArgs parsed = parse_config_args(args, "print");
+  const ConfigArgs parsed = parse_config_args(
+      args, "config print", "Prints FILE with every default filled in, as the run will use it.");
   if (parsed.help) return kExitOk;
   std::cout << config::resolved_config_text(config::load_config(parsed.file, parsed.sets));
   return kExitOk;

@@ -66,6 +66,7 @@ void check_parallel(const ExperimentConfig& c,
   k.positive(p.expert_parallel_size(), "parallel.expert_parallel_size");
   k.non_negative(p.world_size(), "parallel.world_size");
   k.non_negative(p.threads_per_rank(), "parallel.threads_per_rank");
+  k.positive(p.intra_op_threads(), "parallel.intra_op_threads");
   if (ctx.world_size > 0 && p.world_size() > 0) {
     k.require(ctx.world_size == p.world_size(), "parallel.world_size",
               "is " + Checker::str(p.world_size()) + " but the job runs " +
@@ -139,11 +140,34 @@ void check_router(const MoELayerConfig& m, Checker& k) {
     k.require(g.group_top_k() >= 1 && g.group_top_k() <= g.num_groups(),
               r + "group_limited.group_top_k",
               "must be in [1, num_groups], got " + Checker::str(g.group_top_k()));
+    if (g.group_top_k() >= 1 && router.top_k() % g.group_top_k() != 0) {
+      k.require(false, r + "group_limited.group_top_k",
+                "must divide model.moe.router.top_k (" + Checker::str(router.top_k()) + "), got " +
+                    Checker::str(g.group_top_k()));
+    }
     if (e % g.num_groups() == 0) {
       k.require(router.top_k() <= g.group_top_k() * (e / g.num_groups()), r + "top_k",
                 "exceeds the experts in group_limited.group_top_k groups");
     }
   }
+}
+
+// Parts of the schema whose implementation has not landed yet are refused up front, with the
+// field to change, instead of deep inside model construction.
+void check_implemented(const MoELayerConfig& m, Checker& k) {
+  const RouterConfig::Kind kind = m.router().kind();
+  k.require(kind != RouterConfig::STABLEMOE && kind != RouterConfig::SMILE &&
+                kind != RouterConfig::LOCMOE,
+            "model.moe.router.kind",
+            RouterConfig::Kind_Name(kind) +
+                " is not implemented in this version (TOP_K, GSHARD and "
+                "EXPERT_CHOICE are)");
+  k.require(!m.dispatcher().rectify().intra_rank() && !m.dispatcher().rectify().fill_in(),
+            "model.moe.dispatcher.rectify", "is not implemented in this version");
+  k.require(m.aux_loss().erc().coeff() == 0, "model.moe.aux_loss.erc.coeff",
+            "the ERC loss is not implemented in this version; leave it 0");
+  k.require(m.aux_loss().dpsl().coeff() == 0, "model.moe.aux_loss.dpsl.coeff",
+            "the DPSL loss is not implemented in this version; leave it 0");
 }
 
 void check_moe(const ExperimentConfig& c, Checker& k) {
@@ -184,6 +208,7 @@ void check_moe(const ExperimentConfig& c, Checker& k) {
                 "every value must be positive, got " + Checker::str(alpha));
     }
   }
+  check_implemented(m, k);
 }
 
 void check_model(const ExperimentConfig& c, Checker& k) {

@@ -1,6 +1,7 @@
 #include "models/transformer/language_model.h"
 
 #include <cmath>
+#include <set>
 
 #include <ATen/ATen.h>
 #include <torch/nn/init.h>
@@ -11,7 +12,7 @@
 namespace switchyard::models {
 
 TransformerBlockImpl::TransformerBlockImpl(const LanguageModelOptions& o, torch::nn::AnyModule ffn)
-    : ffn_(std::move(ffn)) {
+    : ffn_(std::move(ffn)), custom_ffn_(!ffn_.is_empty()) {
   attn_norm_ = register_module("attn_norm", Norm(o.norm, o.hidden_size));
   AttentionOptions a;
   a.hidden_size = o.hidden_size;
@@ -25,6 +26,10 @@ TransformerBlockImpl::TransformerBlockImpl(const LanguageModelOptions& o, torch:
     ffn_ = torch::nn::AnyModule(DenseMlp(o.hidden_size, o.ffn_hidden_size, o.dropout));
   }
   register_module("ffn", ffn_.ptr());
+}
+
+std::vector<at::Tensor> TransformerBlockImpl::ffn_parameters() const {
+  return ffn_.ptr()->parameters();
 }
 
 at::Tensor TransformerBlockImpl::forward(const at::Tensor& x) {
@@ -60,9 +65,18 @@ void LanguageModelImpl::initialize() {
   // GPT-2 initialization: N(0, std) for matrices and embeddings, zero biases, and residual
   // output projections scaled by 1 / sqrt(2 * num_layers).
   const double residual_std = options_.init_std / std::sqrt(2.0 * options_.num_layers);
+  // Feed-forward modules from the factory (MoE layers) initialize themselves: their experts are
+  // seeded by global expert id, so every expert-parallel layout starts from the same model.
+  std::set<const void*> own;
+  for (const auto& block : *blocks_) {
+    const auto* b = block->as<TransformerBlock>();
+    if (!b->has_custom_ffn()) continue;
+    for (const at::Tensor& p : b->ffn_parameters()) own.insert(p.unsafeGetTensorImpl());
+  }
   for (auto& item : named_parameters(/*recurse=*/true)) {
     const std::string& name = item.key();
     at::Tensor& p = item.value();
+    if (own.count(p.unsafeGetTensorImpl())) continue;
     if (name.find("norm") != std::string::npos) continue;  // ones / zeros from the norms
     if (p.dim() == 1) {
       p.zero_();

@@ -46,11 +46,16 @@ class TransformerBlockImpl : public torch::nn::Module {
   // x: [B, S, H] -> [B, S, H];  x + attn(norm(x)), then + ffn(norm(x))
   at::Tensor forward(const at::Tensor& x);
 
+  // Whether the feed-forward module came from the factory (it then initializes itself).
+  bool has_custom_ffn() const { return custom_ffn_; }
+  std::vector<at::Tensor> ffn_parameters() const;
+
  private:
   Norm attn_norm_{nullptr};
   CausalSelfAttention attn_{nullptr};
   Norm ffn_norm_{nullptr};
   torch::nn::AnyModule ffn_;
+  bool custom_ffn_ = false;
 };
 TORCH_MODULE(TransformerBlock);
 

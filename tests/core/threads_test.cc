@@ -16,7 +16,7 @@ TEST(Threads, DefaultSplitsCoresAmongRanks) {
 
 TEST(Threads, SetsBothPools) {
   for (int n : {1, 2, 1}) {
-    set_compute_threads(n);
+    set_compute_threads(n, n);
     EXPECT_EQ(torch_threads(), n);
     // The suite requires OpenBLAS (libopenblas0-pthread): without it LibTorch falls back to the
     // reference BLAS, ~30x slower.
@@ -24,7 +24,16 @@ TEST(Threads, SetsBothPools) {
   }
 }
 
-TEST(Threads, RejectsZero) { EXPECT_THROW(set_compute_threads(0), InternalError); }
+TEST(Threads, DefaultsToOneIntraOpThread) {
+  set_compute_threads(2);
+  EXPECT_EQ(torch_threads(), 1);
+  EXPECT_EQ(blas_threads(), 2);
+}
+
+TEST(Threads, RejectsZero) {
+  EXPECT_THROW(set_compute_threads(0), InternalError);
+  EXPECT_THROW(set_compute_threads(1, 0), InternalError);
+}
 
 }  // namespace
 }  // namespace switchyard

@@ -97,6 +97,19 @@ TEST(LanguageModel, FactoryPlacesCustomFeedForward) {
   EXPECT_EQ(params["blocks.0.ffn.up.weight"].size(0), 32);
 }
 
+TEST(LanguageModel, FactoryModulesKeepTheirOwnInitialization) {
+  LanguageModel model(tiny(false), [&](int64_t layer) {
+    DenseMlp mlp(16, 8, 0.0);
+    torch::NoGradGuard no_grad;
+    for (auto& p : mlp->parameters()) p.fill_(0.25);
+    return torch::nn::AnyModule(mlp);
+  });
+  for (const auto& item : model->named_parameters()) {
+    if (item.key().find(".ffn.") == std::string::npos) continue;
+    EXPECT_TRUE(at::all(item.value() == 0.25).item<bool>()) << item.key();
+  }
+}
+
 TEST(LanguageModel, LearnsARepeatingSequence) {
   at::manual_seed(0);
   LanguageModel model(tiny(true, NormKind::kRmsNorm));

@@ -1,0 +1,42 @@
+#include "comm/flat_all_to_all.h"
+
+#include <ATen/ATen.h>
+
+#include "comm/exchange_rows.h"
+#include "comm/layout_check.h"
+#include "core/check.h"
+
+namespace switchyard::comm {
+
+FlatAllToAll::FlatAllToAll(std::shared_ptr<Communicator> group,
+                           std::vector<int> node_of,
+                           AllToAllStrategyOptions options)
+    : group_(std::move(group)), node_of_(std::move(node_of)), options_(options) {
+  SY_CHECK(group_ != nullptr) << "flat all-to-all needs a group";
+  SY_CHECK_EQ(static_cast<int>(node_of_.size()), group_->size())
+      << "node_of needs one entry per rank";
+}
+
+int FlatAllToAll::group_size() const { return group_->size(); }
+int FlatAllToAll::group_rank() const { return group_->rank(); }
+
+at::Tensor FlatAllToAll::exchange(const at::Tensor& input, const AllToAllLayout& layout) {
+  if (!layout.agreed() || options_.always_verify_layout) {
+    verify_layout(*group_, layout, input, name(), options_.timeout);
+  } else {
+    check_exchange_args(*group_, layout, input, name());
+  }
+  const int me = group_->rank();
+  const int64_t bytes = row_bytes(input);
+  for (int d = 0; d < group_->size(); ++d) {
+    if (d == me) continue;
+    traffic_.record_send(node_of_[d] == node_of_[me], layout.send_counts()[d] * bytes);
+  }
+  ++traffic_.exchanges;
+  // [total_send, ...] grouped by destination -> [total_recv, ...] grouped by source
+  at::Tensor out = exchange_rows(*group_, input, layout.send_counts(), layout.recv_counts(),
+                                 options_.timeout, &output_);
+  return group_->size() == 1 ? out.clone() : out;
+}
+
+}  // namespace switchyard::comm

@@ -1,0 +1,105 @@
+#include "comm/hierarchical_all_to_all.h"
+
+#include <ATen/ATen.h>
+
+#include "comm/comm_error.h"
+#include "comm/exchange_rows.h"
+#include "comm/layout_check.h"
+#include "comm/row_blocks.h"
+#include "core/check.h"
+
+namespace switchyard::comm {
+
+HierarchicalAllToAll::HierarchicalAllToAll(std::shared_ptr<Communicator> group,
+                                           std::shared_ptr<Communicator> intra_node,
+                                           std::shared_ptr<Communicator> inter_node,
+                                           AllToAllStrategyOptions options)
+    : group_(std::move(group)),
+      intra_(std::move(intra_node)),
+      inter_(std::move(inter_node)),
+      options_(options) {
+  SY_CHECK(group_ && intra_ && inter_) << "hierarchical all-to-all needs three communicators";
+  ranks_per_node_ = intra_->size();
+  num_nodes_ = inter_->size();
+  SY_CHECK_EQ(num_nodes_ * ranks_per_node_, group_->size())
+      << "EP group is not N x G node-contiguous";
+  SY_CHECK_EQ(group_->rank(), inter_->rank() * ranks_per_node_ + intra_->rank())
+      << "EP rank is not node * G + local: the EP group is not node-contiguous";
+}
+
+int HierarchicalAllToAll::group_size() const { return group_->size(); }
+int HierarchicalAllToAll::group_rank() const { return group_->rank(); }
+
+at::Tensor HierarchicalAllToAll::exchange(const at::Tensor& input, const AllToAllLayout& layout) {
+  if (!layout.agreed() || options_.always_verify_layout) {
+    verify_layout(*group_, layout, input, name(), options_.timeout);
+  } else {
+    check_exchange_args(*group_, layout, input, name());
+  }
+  if (!layout.has_count_matrix()) {
+    throw CommError(
+        {"hierarchical", "all_to_all", group_->name(), group_->rank(), group_->size(), -1},
+        "needs a layout with the full count matrix (exchange_counts or "
+        "from_count_matrix), not from_counts");
+  }
+  const int N = num_nodes_;
+  const int G = ranks_per_node_;
+  const int r = group_->rank();
+  const int n_r = inter_->rank();
+  const int l = intra_->rank();
+  auto rank_of = [G](int n, int g) { return n * G + g; };
+  auto cnt = [&layout](int s, int d) { return layout.count(s, d); };
+  const int64_t bytes = row_bytes(input);
+
+  // Reorder [dst node n][dst local g] -> [dst local g][dst node n].
+  const std::vector<int64_t> in_off = exclusive_prefix_sum(layout.send_counts());
+  std::vector<RowBlock> blocks;
+  for (int g = 0; g < G; ++g) {
+    for (int n = 0; n < N; ++n) blocks.push_back({in_off[rank_of(n, g)], cnt(r, rank_of(n, g))});
+  }
+  const at::Tensor by_local =
+      (N == 1 || G == 1) ? input : gather_row_blocks(input, blocks);  // [total_send, ...]
+
+  // Phase 1: intra-node.
+  std::vector<int64_t> send1(G, 0);
+  std::vector<int64_t> recv1(G, 0);
+  for (int g = 0; g < G; ++g) {
+    for (int n = 0; n < N; ++n) {
+      send1[g] += cnt(r, rank_of(n, g));
+      recv1[g] += cnt(rank_of(n_r, g), rank_of(n, l));
+    }
+    if (g != l) traffic_.record_send(true, send1[g] * bytes);
+  }
+  // [sum(recv1), ...] = [src local g'][dst node n], blocks cnt[(n_r,g')][(n,l)]
+  const at::Tensor phase1 =
+      exchange_rows(*intra_, by_local, send1, recv1, options_.timeout, &phase1_buffer_);
+
+  // Reorder [src local g'][dst node n] -> [dst node n][src local g'].
+  std::vector<int64_t> sizes1;  // block sizes in phase1 order
+  for (int g = 0; g < G; ++g) {
+    for (int n = 0; n < N; ++n) sizes1.push_back(cnt(rank_of(n_r, g), rank_of(n, l)));
+  }
+  const std::vector<int64_t> off1 = exclusive_prefix_sum(sizes1);
+  blocks.clear();
+  for (int n = 0; n < N; ++n) {
+    for (int g = 0; g < G; ++g) blocks.push_back({off1[g * N + n], sizes1[g * N + n]});
+  }
+  const at::Tensor by_node = (N == 1 || G == 1) ? phase1 : gather_row_blocks(phase1, blocks);
+
+  // Phase 2: inter-node among the ranks with local index l.
+  std::vector<int64_t> send2(N, 0);
+  std::vector<int64_t> recv2(N, 0);
+  for (int n = 0; n < N; ++n) {
+    for (int g = 0; g < G; ++g) {
+      send2[n] += cnt(rank_of(n_r, g), rank_of(n, l));
+      recv2[n] += cnt(rank_of(n, g), r);
+    }
+    if (n != n_r) traffic_.record_send(false, send2[n] * bytes);
+  }
+  ++traffic_.exchanges;
+  // [total_recv, ...] = [src node n'][src local g'] = grouped by source rank
+  at::Tensor out = exchange_rows(*inter_, by_node, send2, recv2, options_.timeout, &output_);
+  return out.is_same(input) ? out.clone() : out;
+}
+
+}  // namespace switchyard::comm

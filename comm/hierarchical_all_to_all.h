@@ -1,0 +1,59 @@
+// File: comm/hierarchical_all_to_all.h
+//
+// HierarchicalAllToAll: Tutel's 2DH all-to-all (intra-node first) generalized to variable counts
+// (ALGORITHMS.md §8.1, §8.4). EP rank r = n*G + l (node n of N, local index l of G); cnt[s][d]
+// is the layout's count matrix. On rank (n_r, l), rows of H... elements:
+//
+//   input     [dst node n][dst local g]        blocks cnt[r][(n,g)]      (grouped by dst rank)
+//   reorder   [dst local g][dst node n]        (row-block copy)
+//   phase 1   intra-node all-to-all over the G ranks of the node:
+//             send to local g: sum_n cnt[r][(n,g)]; receive from g': sum_n cnt[(n_r,g')][(n,l)]
+//             -> [src local g'][dst node n]    blocks cnt[(n_r,g')][(n,l)]
+//   reorder   [dst node n][src local g']
+//   phase 2   inter-node all-to-all over the N ranks with local index l:
+//             send to node n: sum_g' cnt[(n_r,g')][(n,l)]; receive from n': sum_g' cnt[(n',g')][r]
+//             -> [src node n'][src local g']   = grouped by source rank, as flat
+//
+// Inter-node traffic equals flat's in bytes but takes G x fewer messages per node (G(N-1) vs
+// G^2(N-1) for a dense layout); intra-node bytes grow (every row moves within the node first).
+// Needs the count matrix (layout from exchange_counts or from_count_matrix) and a node-contiguous
+// EP group. With N == 1 or G == 1 one phase is a local no-op.
+#pragma once
+
+#include <memory>
+
+#include "comm/all_to_all.h"
+#include "comm/communicator.h"
+#include "comm/reusable_buffer.h"
+
+namespace switchyard::comm {
+
+class HierarchicalAllToAll : public AllToAll {
+ public:
+  // group: EP communicator (P = N*G ranks, node-contiguous); intra_node: the G EP ranks of this
+  // node (rank = l); inter_node: the N EP ranks with local index l (rank = n).
+  HierarchicalAllToAll(std::shared_ptr<Communicator> group,
+                       std::shared_ptr<Communicator> intra_node,
+                       std::shared_ptr<Communicator> inter_node,
+                       AllToAllStrategyOptions options = {});
+
+  std::string_view name() const override { return "hierarchical"; }
+  int group_size() const override;
+  int group_rank() const override;
+  at::Tensor exchange(const at::Tensor& input, const AllToAllLayout& layout) override;
+  const TrafficCounters& traffic() const override { return traffic_; }
+  void reset_traffic() override { traffic_ = {}; }
+
+ private:
+  std::shared_ptr<Communicator> group_;
+  std::shared_ptr<Communicator> intra_;
+  std::shared_ptr<Communicator> inter_;
+  int num_nodes_ = 1;       // N
+  int ranks_per_node_ = 1;  // G
+  AllToAllStrategyOptions options_;
+  TrafficCounters traffic_;
+  ReusableBuffer phase1_buffer_;
+  ReusableBuffer output_;
+};
+
+}  // namespace switchyard::comm

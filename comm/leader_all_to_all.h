@@ -1,0 +1,54 @@
+// File: comm/leader_all_to_all.h
+//
+// LeaderAllToAll: gather to one leader per node (local index 0), inter-node all-to-all among the
+// N leaders, scatter back (ColossalAI HierarchicalAllToAll, ALGORITHMS.md §8.3), with variable
+// counts. EP rank r = n*G + l; cnt = the layout's count matrix. On the leader of node n_r:
+//
+//   gather    intra-node all-to-all where every local rank g' sends all its rows to the leader
+//             -> [src local g'][dst rank d]               blocks cnt[(n_r,g')][d]
+//   reorder   [dst node n][dst local g][src local g']
+//   exchange  inter-node all-to-all among leaders: to node n sum_{g,g'} cnt[(n_r,g')][(n,g)]
+//             -> [src node n'][dst local g][src local g'] blocks cnt[(n',g')][(n_r,g)]
+//   reorder   [dst local g][src node n'][src local g']
+//   scatter   intra-node all-to-all: leader sends local g its [src node][src local] rows
+//             -> on rank (n_r, g): grouped by source rank, as flat
+//
+// Inter-node messages per node: N-1 (flat: G^2(N-1)), each G^2 times larger, all through one
+// rank; intra-node traffic: 2(G-1) full buffers. Pays off only for tiny messages across many
+// nodes. Same requirements as HierarchicalAllToAll.
+#pragma once
+
+#include <memory>
+
+#include "comm/all_to_all.h"
+#include "comm/communicator.h"
+
+namespace switchyard::comm {
+
+class LeaderAllToAll : public AllToAll {
+ public:
+  // group: EP communicator (P = N*G, node-contiguous); intra_node: the G EP ranks of this node;
+  // inter_node: the N EP ranks with this rank's local index (used on leaders, local index 0).
+  LeaderAllToAll(std::shared_ptr<Communicator> group,
+                 std::shared_ptr<Communicator> intra_node,
+                 std::shared_ptr<Communicator> inter_node,
+                 AllToAllStrategyOptions options = {});
+
+  std::string_view name() const override { return "leader"; }
+  int group_size() const override;
+  int group_rank() const override;
+  at::Tensor exchange(const at::Tensor& input, const AllToAllLayout& layout) override;
+  const TrafficCounters& traffic() const override { return traffic_; }
+  void reset_traffic() override { traffic_ = {}; }
+
+ private:
+  std::shared_ptr<Communicator> group_;
+  std::shared_ptr<Communicator> intra_;
+  std::shared_ptr<Communicator> inter_;
+  int num_nodes_ = 1;       // N
+  int ranks_per_node_ = 1;  // G
+  AllToAllStrategyOptions options_;
+  TrafficCounters traffic_;
+};
+
+}  // namespace switchyard::comm

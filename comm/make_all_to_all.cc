@@ -1,0 +1,34 @@
+#include "comm/make_all_to_all.h"
+
+#include <string>
+
+#include "comm/flat_all_to_all.h"
+#include "comm/hierarchical_all_to_all.h"
+#include "comm/leader_all_to_all.h"
+#include "core/errors.h"
+
+namespace switchyard::comm {
+
+std::shared_ptr<AllToAll> make_all_to_all(AllToAllAlgorithm algorithm,
+                                          const ProcessGroups& groups,
+                                          const AllToAllStrategyOptions& options) {
+  if (algorithm == AllToAllAlgorithm::kFlat) {
+    return std::make_shared<FlatAllToAll>(groups.expert, groups.expert_node_of, options);
+  }
+  if (!groups.expert_is_node_contiguous) {
+    throw ConfigError("comm.all_to_all",
+                      std::string(algorithm_name(algorithm)) +
+                          " needs expert-parallel groups made of whole, equal, consecutive nodes "
+                          "(topology " +
+                          groups.topology.to_string() + ", expert_parallel_size " +
+                          std::to_string(groups.expert_parallel_size) + ")");
+  }
+  if (algorithm == AllToAllAlgorithm::kHierarchical) {
+    return std::make_shared<HierarchicalAllToAll>(groups.expert, groups.expert_intra_node,
+                                                  groups.expert_inter_node, options);
+  }
+  return std::make_shared<LeaderAllToAll>(groups.expert, groups.expert_intra_node,
+                                          groups.expert_inter_node, options);
+}
+
+}  // namespace switchyard::comm

@@ -1,0 +1,155 @@
+// `switchyard train FILE [--set path=value ...]`: one rank of a training job (run it under mpirun
+// or srun for several ranks). Every rank loads and validates the same config; rank 0 reports.
+#include <mpi.h>
+
+#include <atomic>
+#include <cmath>
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <spdlog/spdlog.h>
+
+#include "comm/make_communicator.h"
+#include "comm/process_groups.h"
+#include "core/config/config_loader.h"
+#include "core/config/config_validation.h"
+#include "core/errors.h"
+#include "core/threads.h"
+#include "launch/cli.h"
+#include "launch/config_args.h"
+#include "launch/mpi_session.h"
+#include "train/experiment.h"
+
+namespace switchyard::launch {
+namespace {
+
+// Set by SIGUSR1 / SIGTERM (what Slurm sends before a time limit or on scancel --signal): the
+// trainer finishes its step, checkpoints and returns. The one mutable global, in launch/.
+std::atomic<bool> g_stop_requested{false};
+
+extern "C" void request_stop(int) { g_stop_requested.store(true); }
+
+void install_stop_handlers() {
+  struct sigaction action {};
+  action.sa_handler = request_stop;
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGUSR1, &action, nullptr);
+  sigaction(SIGTERM, &action, nullptr);
+}
+
+void setup_logging(int rank, config::LoggingConfig::Level level) {
+  spdlog::set_pattern("[%H:%M:%S] [rank " + std::to_string(rank) + "] %v");
+  spdlog::set_level(level == config::LoggingConfig::DEBUG     ? spdlog::level::debug
+                    : level == config::LoggingConfig::WARNING ? spdlog::level::warn
+                                                              : spdlog::level::info);
+}
+
+void write_resolved_config(const config::ExperimentConfig& c) {
+  const std::string dir = c.logging().run_dir();
+  std::filesystem::create_directories(dir);
+  const std::string tmp = dir + "/config.pbtxt.tmp";
+  std::ofstream(tmp) << config::resolved_config_text(c);
+  std::filesystem::rename(tmp, dir + "/config.pbtxt");
+}
+
+int ranks_on_this_host() {
+  MPI_Comm host;
+  MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &host);
+  int size = 1;
+  MPI_Comm_size(host, &size);
+  MPI_Comm_free(&host);
+  return size;
+}
+
+std::string printable(const std::vector<int64_t>& tokens) {
+  std::string text;
+  for (int64_t t : tokens) text += static_cast<char>(t);
+  return text;
+}
+
+int run_train(const std::vector<std::string>& args) {
+  const std::vector<std::string> rest(args.begin() + 1, args.end());
+  const ConfigArgs parsed = parse_config_args(
+      rest, "train",
+      "Trains the experiment in FILE. Under mpirun or srun every rank runs this command.\n"
+      "SIGUSR1 or SIGTERM: finish the step, checkpoint, exit 75 (resume by running again).");
+  if (parsed.help) return kExitOk;
+  config::ExperimentConfig cfg = config::load_config(parsed.file, parsed.sets);
+
+  MpiSession mpi;
+  const int rank = mpi.world_rank();
+  config::ValidationContext context;
+  context.world_size = mpi.world_size();
+#ifdef SWITCHYARD_WITH_NCCL
+  context.nccl_available = true;
+#endif
+  const auto issues = config::find_config_issues(cfg, context);
+  if (!issues.empty()) {
+    if (rank == 0) {
+      for (const auto& i : issues)
+        std::cerr << "switchyard: error: " << i.path << ": " << i.reason << "\n";
+    }
+    return kExitUsage;
+  }
+  setup_logging(rank, cfg.logging().level());
+  install_stop_handlers();
+  try {
+    auto world = comm::make_world_communicator(cfg.comm(), comm::TimeoutAction::kAbort);
+    const comm::Topology topology =
+        comm::detect_topology(MPI_COMM_WORLD, comm::topology_options(cfg.comm()));
+    // Threads: the ranks really sharing this host's cores, whatever topology is emulated.
+    const int threads = cfg.parallel().threads_per_rank() > 0
+                            ? cfg.parallel().threads_per_rank()
+                            : default_threads_per_rank(online_cores(), ranks_on_this_host());
+    set_compute_threads(threads, cfg.parallel().intra_op_threads());
+    const comm::ProcessGroups groups =
+        comm::build_process_groups(world, topology, cfg.parallel().expert_parallel_size());
+    if (rank == 0) {
+      write_resolved_config(cfg);
+      spdlog::info(
+          "{} ranks ({} nodes x {}), expert-parallel size {}, {} BLAS / {} intra-op thread(s) per "
+          "rank",
+          mpi.world_size(), topology.num_nodes, topology.local_size, groups.expert_parallel_size,
+          threads, cfg.parallel().intra_op_threads());
+    }
+    train::Corpus corpus = train::load_corpus(train::corpus_options(cfg));
+    train::Experiment experiment = train::build_experiment(cfg, groups);
+    train::Trainer trainer(train::trainer_options(cfg), experiment.model, experiment.params, groups,
+                           std::move(corpus), experiment.hooks);
+    const train::TrainResult result = trainer.run(&g_stop_requested);
+    if (result.stopped_early) {
+      if (rank == 0)
+        spdlog::warn("stopped at step {} after checkpointing; run again to resume",
+                     result.steps_completed);
+      return 75;
+    }
+    // Every rank generates in lockstep (an expert-parallel forward is collective); rank 0 prints.
+    const std::string prompt = cfg.generate().prompt();
+    const std::vector<int64_t> prompt_ids(prompt.begin(), prompt.end());
+    const auto sample =
+        models::generate(experiment.model, prompt_ids, train::sampling_options(cfg),
+                         at::make_generator<at::CPUGeneratorImpl>(cfg.train().seed()));
+    if (rank == 0) {
+      std::cout << "val loss " << result.final_val_loss << " (perplexity "
+                << std::exp(result.final_val_loss) << ")\n"
+                << "--- sample ---\n"
+                << printable(sample) << "\n--------------" << std::endl;
+    }
+    return kExitOk;
+  } catch (const ConfigError& e) {
+    mpi.abort(std::string("error: ") + e.what(), kExitUsage);
+  } catch (const std::exception& e) {
+    mpi.abort(std::string("fatal: ") + e.what(), kExitFailure);
+  }
+}
+
+}  // namespace
+
+Command train_command() {
+  return {"train", "train an experiment (under mpirun for several ranks)", run_train};
+}
+
+}  // namespace switchyard::launch

@@ -1,0 +1,50 @@
+#include "models/moe/aux_loss_collector.h"
+
+#include <ATen/ATen.h>
+
+#include "comm/communicator.h"
+#include "core/check.h"
+
+namespace switchyard::models {
+
+void AuxLossCollector::add(int64_t layer, std::string name, at::Tensor value, double coeff) {
+  SY_CHECK(value.defined() && value.numel() == 1) << "aux loss '" << name << "' must be a scalar";
+  entries_.push_back({layer, std::move(name), std::move(value), coeff});
+}
+
+at::Tensor AuxLossCollector::weighted_sum() const {
+  at::Tensor total;
+  for (const AuxLossEntry& e : entries_) {
+    at::Tensor term = e.value.reshape({}) * e.coeff;
+    total = total.defined() ? total + term : term;
+  }
+  return total.defined() ? total : at::zeros({}, at::kFloat);
+}
+
+std::map<std::string, double> AuxLossCollector::summary() const {
+  std::map<std::string, std::pair<double, int>> acc;
+  for (const AuxLossEntry& e : entries_) {
+    auto& a = acc[e.name];
+    a.first += e.value.detach().to(at::kDouble).item<double>();
+    a.second += 1;
+  }
+  std::map<std::string, double> out;
+  for (const auto& [name, a] : acc) out[name] = a.first / a.second;
+  return out;
+}
+
+std::map<std::string, double> AuxLossCollector::reduce_mean(comm::Communicator& group) const {
+  std::map<std::string, double> local = summary();
+  std::vector<double> values;
+  for (const auto& [name, v] : local) values.push_back(v);
+  at::Tensor t = at::tensor(values, at::kDouble);  // [names]
+  group.all_reduce(t)->wait();
+  std::map<std::string, double> out;
+  size_t i = 0;
+  for (const auto& [name, v] : local) {
+    out[name] = t[static_cast<int64_t>(i++)].item<double>() / group.size();
+  }
+  return out;
+}
+
+}  // namespace switchyard::models

@@ -1,0 +1,58 @@
+#include "models/moe/expert_choice_router.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include <ATen/ATen.h>
+
+#include "core/check.h"
+#include "models/moe/topk_router.h"
+
+namespace switchyard::models {
+
+ExpertChoiceRouter::ExpertChoiceRouter(const RouterOptions& options) : options_(options) {
+  SY_CHECK_GT(options.expert_choice_capacity_factor, 0.0) << "expert-choice capacity factor";
+  weight_ = register_parameter("weight", initial_router_weight(options));
+}
+
+int64_t ExpertChoiceRouter::tokens_per_expert(int64_t group_tokens) const {
+  const double k =
+      std::ceil(static_cast<double>(group_tokens) * options_.expert_choice_capacity_factor /
+                static_cast<double>(options_.num_experts));
+  return std::min(group_tokens, static_cast<int64_t>(k));
+}
+
+RoutingResult ExpertChoiceRouter::route(const at::Tensor& tokens, const RoutingContext& context) {
+  const int64_t num_tokens = tokens.size(0);
+  const int64_t num_experts = options_.num_experts;
+  at::Tensor x = router_input(tokens, options_.input_jitter_eps, context);  // [T, H]
+  RoutingResult r;
+  r.logits = at::linear(x, weight_);     // [T, E]
+  r.scores = at::softmax(r.logits, -1);  // [T, E]
+  at::Tensor s = r.scores.detach();
+
+  std::vector<int64_t> sizes = context.group_sizes;
+  if (sizes.empty()) sizes.push_back(num_tokens);
+  std::vector<at::Tensor> masks;  // per group [n, E] bool
+  int64_t start = 0;
+  for (int64_t n : sizes) {
+    at::Tensor s_g = s.narrow(0, start, n);  // [n, E]
+    at::Tensor mask = at::zeros({n, num_experts}, at::kBool);
+    const int64_t kc = tokens_per_expert(n);
+    if (kc > 0) {
+      at::Tensor idx = std::get<1>(s_g.t().topk(kc, 1));  // [E, kc] token indices per expert
+      mask.scatter_(0, idx.t().contiguous(), true);       // [n, E]
+    }
+    masks.push_back(mask);
+    start += n;
+  }
+  SY_CHECK_EQ(start, num_tokens) << "group sizes must add up to the tokens";
+  at::Tensor chosen = at::cat(masks, 0);  // [T, E]
+  at::Tensor experts =
+      at::arange(num_experts, at::kLong).unsqueeze(0).expand({num_tokens, num_experts});
+  r.expert_ids = experts.masked_fill(chosen.logical_not(), -1).contiguous();  // [T, E]
+  r.probs = r.scores * chosen.to(r.scores.scalar_type());                     // [T, E]
+  return r;
+}
+
+}  // namespace switchyard::models

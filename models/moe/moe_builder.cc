@@ -1,0 +1,139 @@
+#include "models/moe/moe_builder.h"
+
+#include "core/check.h"
+#include "core/config/experiment.pb.h"
+#include "core/errors.h"
+#include "models/moe/all_to_all_dispatcher.h"
+#include "models/moe/batched_experts.h"
+#include "models/moe/local_dispatcher.h"
+#include "models/moe/router_noise.h"
+#include "models/moe/sequential_experts.h"
+
+namespace switchyard::models {
+namespace {
+
+std::string router_kind_name(config::RouterConfig::Kind kind) {
+  switch (kind) {
+    case config::RouterConfig::TOP_K:
+      return "top_k";
+    case config::RouterConfig::GSHARD:
+      return "gshard";
+    case config::RouterConfig::EXPERT_CHOICE:
+      return "expert_choice";
+    default:
+      throw ConfigError("model.moe.router.kind", config::RouterConfig::Kind_Name(kind) +
+                                                     " is not implemented in models/moe");
+  }
+}
+
+}  // namespace
+
+MoEBuildOptions moe_options_from_config(const config::MoELayerConfig& config,
+                                        int64_t hidden_size,
+                                        int64_t seq_len,
+                                        int64_t layer_index,
+                                        uint64_t seed,
+                                        int ep_num_nodes) {
+  MoEBuildOptions o;
+  const config::RouterConfig& rc = config.router();
+  RouterOptions& r = o.router;
+  r.kind = router_kind_name(rc.kind());
+  r.hidden_size = hidden_size;
+  r.num_experts = config.num_experts();
+  r.top_k = rc.top_k();
+  r.score_function = rc.score_function() == config::RouterConfig::SIGMOID ? ScoreFunction::kSigmoid
+                                                                          : ScoreFunction::kSoftmax;
+  r.normalize_top_k = rc.normalize_top_k();
+  r.input_jitter_eps = rc.input_jitter_eps();
+  r.init_std = rc.init_std();
+  r.init_seed = mix_seed(seed, static_cast<uint64_t>(layer_index), 0x7275);
+  switch (rc.gshard().second_expert_policy()) {
+    case config::GShardConfig::DETERMINISTIC:
+      r.second_expert_policy = SecondExpertPolicy::kDeterministic;
+      break;
+    case config::GShardConfig::SAMPLING:
+      r.second_expert_policy = SecondExpertPolicy::kSampling;
+      break;
+    default:
+      r.second_expert_policy = SecondExpertPolicy::kRandom;
+      break;
+  }
+  r.normalize_before_dropping = rc.gshard().normalize_before_dropping();
+  r.expert_choice_capacity_factor = rc.expert_choice().capacity_factor();
+  r.expert_bias = rc.aux_free_bias().enabled();
+  r.bias_update_rate = rc.aux_free_bias().update_rate();
+  r.num_expert_groups =
+      rc.group_limited().num_groups() < 0 ? ep_num_nodes : rc.group_limited().num_groups();
+  r.group_top_k = rc.group_limited().group_top_k();
+
+  const config::DispatcherConfig& dc = config.dispatcher();
+  MoELayerOptions& l = o.layer;
+  l.hidden_size = hidden_size;
+  l.num_experts = config.num_experts();
+  l.layer_index = layer_index;
+  l.seed = seed;
+  l.seq_len = seq_len;
+  l.capacity.capacity_factor = dc.capacity_factor();
+  l.capacity.min_capacity = dc.min_capacity();
+  l.capacity.top_k = rc.top_k();
+  l.capacity.drop_policy = dc.drop_policy() == config::DispatcherConfig::PROBS ? DropPolicy::kProbs
+                           : dc.drop_policy() == config::DispatcherConfig::RANDOM
+                               ? DropPolicy::kRandom
+                               : DropPolicy::kPosition;
+  l.batch_independent = dc.batch_independent();
+  if (dc.rectify().intra_rank() || dc.rectify().fill_in()) {
+    throw ConfigError("model.moe.dispatcher.rectify", "Rectify-Router is not implemented yet");
+  }
+  const config::AuxLossConfig& ac = config.aux_loss();
+  l.aux.load_balancing =
+      ac.load_balancing() == config::AuxLossConfig::SEQUENCE ? LoadBalancingLoss::kSequence
+      : ac.load_balancing() == config::AuxLossConfig::NONE   ? LoadBalancingLoss::kNone
+                                                             : LoadBalancingLoss::kMicroBatch;
+  l.aux.load_balancing_coeff = ac.load_balancing_coeff();
+  l.aux.z_loss_coeff = ac.z_loss_coeff();
+
+  const config::ExpertConfig& ec = config.expert();
+  o.experts.kind =
+      ec.kind() == config::ExpertConfig::SWIGLU ? ExpertKind::kSwiGlu : ExpertKind::kGeluMlp;
+  o.experts.hidden_size = hidden_size;
+  o.experts.ffn_hidden_size = ec.ffn_hidden_size();
+  o.experts.init_std = rc.init_std();
+  o.experts.init_seed = mix_seed(seed, static_cast<uint64_t>(layer_index), 0x6578);
+  o.compute = ec.compute() == config::ExpertConfig::SEQUENTIAL ? ExpertCompute::kSequential
+                                                               : ExpertCompute::kBatched;
+  return o;
+}
+
+MoELayer build_moe_layer(const MoEBuildOptions& options,
+                         const MoEParallel& parallel,
+                         AuxLossCollector* aux_losses,
+                         const RouterRegistry& registry) {
+  const int64_t num_experts = options.layer.num_experts;
+  std::shared_ptr<TokenDispatcher> dispatcher;
+  if (parallel.expert_group != nullptr && parallel.expert_group->size() > 1) {
+    SY_CHECK(parallel.all_to_all != nullptr) << "an EP group needs an all-to-all strategy";
+    if (num_experts % parallel.expert_group->size() != 0) {
+      throw ConfigError("model.moe.num_experts", "must be a multiple of the expert-parallel size " +
+                                                     std::to_string(parallel.expert_group->size()));
+    }
+    dispatcher = std::make_shared<AllToAllDispatcher>(parallel.expert_group, parallel.all_to_all,
+                                                      num_experts);
+  } else {
+    dispatcher = std::make_shared<LocalDispatcher>(num_experts);
+  }
+  ExpertOptions eo = options.experts;
+  eo.num_local_experts = dispatcher->num_local_experts();
+  eo.first_expert = dispatcher->first_local_expert();
+  std::shared_ptr<Experts> experts;
+  if (options.compute == ExpertCompute::kSequential) {
+    experts = std::make_shared<SequentialExperts>(eo);
+  } else {
+    experts = std::make_shared<BatchedExperts>(eo);
+  }
+  RouterOptions ro = options.router;
+  ro.num_experts = num_experts;
+  return MoELayer(options.layer, registry.create(ro), dispatcher, experts, aux_losses,
+                  parallel.batch_group);
+}
+
+}  // namespace switchyard::models

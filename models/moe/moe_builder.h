@@ -1,0 +1,53 @@
+// File: models/moe/moe_builder.h
+//
+// The only models/ file that reads the config proto: MoELayerConfig -> MoEBuildOptions (plain
+// structs), and MoEBuildOptions + parallel context -> a wired MoELayer.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+
+#include "comm/all_to_all.h"
+#include "comm/communicator.h"
+#include "models/moe/moe_layer.h"
+#include "models/moe/router_options.h"
+#include "models/moe/router_registry.h"
+
+namespace switchyard::config {
+class MoELayerConfig;
+}
+
+namespace switchyard::models {
+
+enum class ExpertCompute { kBatched, kSequential };
+
+struct MoEBuildOptions {
+  RouterOptions router;
+  MoELayerOptions layer;
+  ExpertOptions experts;  // num_local_experts / first_expert are set by build_moe_layer
+  ExpertCompute compute = ExpertCompute::kBatched;
+};
+
+// Expert parallelism of one layer. All null = single process (LocalDispatcher).
+struct MoEParallel {
+  std::shared_ptr<comm::Communicator> expert_group;  // EP group (all-to-all runs here)
+  std::shared_ptr<comm::AllToAll> all_to_all;        // flat or hierarchical, over expert_group
+  std::shared_ptr<comm::Communicator> batch_group;   // the global batch (normally world)
+};
+
+// hidden_size, seq_len: from ModelConfig. seed: TrainConfig.seed. ep_num_nodes resolves
+// group_limited.num_groups = -1 (one group per node of the EP group).
+MoEBuildOptions moe_options_from_config(const config::MoELayerConfig& config,
+                                        int64_t hidden_size,
+                                        int64_t seq_len,
+                                        int64_t layer_index,
+                                        uint64_t seed,
+                                        int ep_num_nodes = 1);
+
+// Not collective. Experts: E / P local experts starting at ep_rank * E / P.
+MoELayer build_moe_layer(const MoEBuildOptions& options,
+                         const MoEParallel& parallel,
+                         AuxLossCollector* aux_losses,
+                         const RouterRegistry& registry = RouterRegistry::with_builtins());
+
+}  // namespace switchyard::models

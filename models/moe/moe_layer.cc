@@ -1,0 +1,101 @@
+#include "models/moe/moe_layer.h"
+
+#include <numeric>
+
+#include <ATen/ATen.h>
+
+#include "comm/communicator.h"
+#include "core/check.h"
+#include "models/moe/aux_losses.h"
+#include "models/moe/router_noise.h"
+
+namespace switchyard::models {
+
+MoELayerImpl::MoELayerImpl(const MoELayerOptions& options,
+                           std::shared_ptr<Router> router,
+                           std::shared_ptr<TokenDispatcher> dispatcher,
+                           std::shared_ptr<Experts> experts,
+                           AuxLossCollector* aux_losses,
+                           std::shared_ptr<comm::Communicator> batch_group)
+    : options_(options),
+      router_(std::move(router)),
+      dispatcher_(std::move(dispatcher)),
+      experts_(std::move(experts)),
+      aux_losses_(aux_losses),
+      batch_group_(std::move(batch_group)) {
+  SY_CHECK(router_ && dispatcher_ && experts_) << "router, dispatcher and experts are required";
+  SY_CHECK_EQ(router_->num_experts(), options_.num_experts);
+  SY_CHECK_EQ(dispatcher_->num_local_experts(), experts_->num_local_experts());
+  register_module("router", router_);
+  register_module("experts", experts_);
+}
+
+MoEOutput MoELayerImpl::forward(const at::Tensor& x, const MoEForwardArgs& args) {
+  SY_CHECK(x.dim() == 2 || x.dim() == 3) << "MoE input must be [T, H] or [B, S, H]";
+  const int64_t hidden = x.size(-1);
+  SY_CHECK_EQ(hidden, options_.hidden_size);
+  const int64_t seq_len = x.dim() == 3 ? x.size(1) : options_.seq_len;
+  at::Tensor tokens = x.reshape({-1, hidden});  // [T, H]
+  const int64_t num_tokens = tokens.size(0);
+
+  RoutingContext context;
+  context.seed = mix_seed(options_.seed, static_cast<uint64_t>(options_.layer_index),
+                          static_cast<uint64_t>(args.step));
+  context.training = is_training();
+  context.group_sizes = args.group_sizes;
+  if (options_.batch_independent) {
+    SY_CHECK_GT(seq_len, 0) << "batch-independent mode needs the sequence length";
+    context.group_sizes = sequence_groups(num_tokens, seq_len);
+  }
+  if (batch_group_ != nullptr) {
+    // Row offset of this rank in the rank-ordered global batch ([W] token counts).
+    at::Tensor mine = at::full({1}, num_tokens, at::kLong);
+    at::Tensor all = at::empty({batch_group_->size()}, at::kLong);
+    batch_group_->all_gather(all, mine)->wait();
+    context.row_offset = all.narrow(0, 0, batch_group_->rank()).sum().item<int64_t>();
+    context.global_rows = all.sum().item<int64_t>();
+  }
+
+  RoutingResult routing = router_->route(tokens, context);
+  const AuxLossOptions& aux = options_.aux;
+  if (aux_losses_ != nullptr && routing.balance_ids.defined() && aux.load_balancing_coeff > 0.0) {
+    if (aux.load_balancing == LoadBalancingLoss::kMicroBatch) {
+      aux_losses_->add(options_.layer_index, "load_balancing",
+                       load_balancing_loss(routing.scores, routing.balance_ids, routing.balance_k,
+                                           context.group_sizes),
+                       aux.load_balancing_coeff);
+    } else if (aux.load_balancing == LoadBalancingLoss::kSequence) {
+      SY_CHECK_GT(seq_len, 0) << "the sequence load-balancing loss needs the sequence length";
+      aux_losses_->add(options_.layer_index, "seq_load_balancing",
+                       sequence_load_balancing_loss(routing.scores, routing.balance_ids,
+                                                    routing.balance_k, seq_len),
+                       aux.load_balancing_coeff);
+    }
+  }
+  if (aux_losses_ != nullptr && aux.z_loss_coeff > 0.0) {
+    aux_losses_->add(options_.layer_index, "z_loss", z_loss(routing.logits, context.group_sizes),
+                     aux.z_loss_coeff);
+  }
+
+  DispatchPlan plan = make_dispatch_plan(routing, options_.num_experts, options_.capacity,
+                                         context.group_sizes, context);
+  DispatchedTokens dispatched = dispatcher_->dispatch(tokens, plan);  // [R, H]
+  at::Tensor expert_out = experts_->forward(dispatched.tokens, dispatched.tokens_per_expert);
+  at::Tensor combined = dispatcher_->combine(expert_out, dispatched.handle);  // [T, H]
+
+  MoEOutput out;
+  out.output = combined.to(x.scalar_type()).view(x.sizes());
+  out.stats = compute_routing_stats(routing, plan);
+  last_routing_ = std::move(routing);
+  last_plan_ = std::move(plan);
+  return out;
+}
+
+void MoELayerImpl::update_expert_bias(comm::Communicator* group) {
+  if (last_plan_.selected_per_expert.empty()) return;
+  at::Tensor counts = at::tensor(last_plan_.selected_per_expert, at::kLong);  // [E]
+  if (group != nullptr) group->all_reduce(counts)->wait();
+  router_->update_expert_bias(counts);
+}
+
+}  // namespace switchyard::models

@@ -1,0 +1,113 @@
+// File: models/moe/moe_layer.h
+//
+// MoELayer: router -> dispatch plan -> dispatcher -> experts -> combine (docs/moe_layer.md).
+//
+//   MoELayer layer(options, router, dispatcher, experts, &aux_losses);   // or build_moe_layer()
+//   MoEOutput out = layer->forward(x /* [B, S, H] or [T, H] */, {.step = step});
+//   loss = task(out.output) + aux_losses.weighted_sum();
+//
+// Aux losses go to the collector (not owned; outlives the layer); routing statistics come back in
+// MoEOutput. The output excludes the residual (the caller adds x): a dropped assignment
+// contributes zero, so a token with all assignments dropped has output 0.
+//
+// Routing groups (ALGORITHMS.md §7.2 "local group dispatching"): capacity, expert choice and the
+// balance losses are per group. A distributed layer's group is its rank's tokens; the
+// single-process reference of W ranks passes args.group_sizes = the W ranks' token counts.
+// batch_independent: the groups are single sequences (the mitigation of ALGORITHMS.md §9), so no
+// token's output depends on the other sequences of its batch.
+//
+// Randomness is seeded per (options.seed, layer_index, step) and drawn for the whole batch of
+// `batch_group` (rank-ordered concatenation of every rank's tokens; null = this process only).
+// Collective (distributed dispatcher, batch_group): every rank calls forward in the same order.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include <ATen/core/Tensor.h>
+#include <torch/nn/module.h>
+#include <torch/nn/pimpl.h>
+
+#include "models/moe/aux_loss_collector.h"
+#include "models/moe/dispatch_plan.h"
+#include "models/moe/experts.h"
+#include "models/moe/router.h"
+#include "models/moe/routing_stats.h"
+#include "models/moe/token_dispatcher.h"
+
+namespace switchyard::comm {
+class Communicator;
+}
+
+namespace switchyard::models {
+
+enum class LoadBalancingLoss { kMicroBatch, kSequence, kNone };
+
+struct AuxLossOptions {
+  LoadBalancingLoss load_balancing = LoadBalancingLoss::kMicroBatch;
+  double load_balancing_coeff = 0.01;
+  double z_loss_coeff = 0.0;
+};
+
+struct MoELayerOptions {
+  int64_t hidden_size = 0;
+  int64_t num_experts = 8;
+  int64_t layer_index = 0;
+  uint64_t seed = 0;
+  CapacityOptions capacity;  // capacity_factor 0 = dropless
+  bool batch_independent = false;
+  // Tokens per sequence for [T, H] input (the sequence loss, batch-independent mode); a
+  // [B, S, H] input sets it to S.
+  int64_t seq_len = 0;
+  AuxLossOptions aux;
+};
+
+struct MoEForwardArgs {
+  int64_t step = 0;
+  // Routing groups of the local tokens (see above); empty = one group.
+  std::vector<int64_t> group_sizes;
+};
+
+struct MoEOutput {
+  at::Tensor output;  // same shape and dtype as the input
+  RoutingStats stats;
+};
+
+class MoELayerImpl : public torch::nn::Module {
+ public:
+  MoELayerImpl(const MoELayerOptions& options,
+               std::shared_ptr<Router> router,
+               std::shared_ptr<TokenDispatcher> dispatcher,
+               std::shared_ptr<Experts> experts,
+               AuxLossCollector* aux_losses,
+               std::shared_ptr<comm::Communicator> batch_group = nullptr);
+
+  MoEOutput forward(const at::Tensor& x, const MoEForwardArgs& args = {});
+
+  // DeepSeek-V3 aux-loss-free balancing, after the optimizer step: the selection counts of the
+  // last forward, summed over `group` (null = this rank only), update the router bias.
+  // Collective over `group`.
+  void update_expert_bias(comm::Communicator* group);
+
+  Router& router() { return *router_; }
+  Experts& experts() { return *experts_; }
+  const MoELayerOptions& options() const { return options_; }
+  // The last forward's routing and plan (tests, debugging).
+  const RoutingResult& last_routing() const { return last_routing_; }
+  const DispatchPlan& last_plan() const { return last_plan_; }
+
+ private:
+  MoELayerOptions options_;
+  std::shared_ptr<Router> router_;
+  std::shared_ptr<TokenDispatcher> dispatcher_;
+  std::shared_ptr<Experts> experts_;
+  AuxLossCollector* aux_losses_;
+  std::shared_ptr<comm::Communicator> batch_group_;
+  RoutingResult last_routing_;
+  DispatchPlan last_plan_;
+};
+
+TORCH_MODULE(MoELayer);
+
+}  // namespace switchyard::models

@@ -1,0 +1,65 @@
+// File: models/moe/router.h
+//
+// Router: token -> (experts, combine weights). The interface every router implements, the
+// per-call context (routing groups, seeded randomness) and the result consumed by the dispatcher.
+//
+// Conventions (ALGORITHMS.md §0):
+//   * Router math is float32 regardless of the activation dtype (Switch "selective precision").
+//   * The result is a padded assignment list [T, K]: expert_ids[t, j] = -1 marks an empty slot
+//     (GShard's randomly dropped second choice, or an expert that did not choose the token in
+//     expert-choice routing, where K = E). Empty slots have probs 0 and are never dispatched.
+//   * Randomness (jitter, Gumbel, GShard random keep) is drawn for the whole global batch from
+//     `seed` and sliced at `row_offset`, so a rank of a distributed run draws exactly the numbers
+//     the single-process reference draws for the same rows (see router_noise.h).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <ATen/core/Tensor.h>
+#include <torch/nn/module.h>
+
+namespace switchyard::models {
+
+struct RoutingContext {
+  // Seed of this call's random draws; the MoE layer derives it from (seed, layer, step).
+  uint64_t seed = 0;
+  // Global row index of local token 0, and the rows of the global batch (-1 = the local T).
+  int64_t row_offset = 0;
+  int64_t global_rows = -1;
+  // Routing groups: the local tokens are consecutive groups of these sizes (sum = T). Capacity,
+  // expert choice and the load-balancing statistics are per group. Empty = one group of T.
+  std::vector<int64_t> group_sizes;
+  // Training mode: jitter and sampling noise only when true.
+  bool training = true;
+};
+
+struct RoutingResult {
+  at::Tensor probs;       // [T, K] float32 combine weights, differentiable; 0 in empty slots
+  at::Tensor expert_ids;  // [T, K] int64 in [0, E) or -1 (empty slot)
+  at::Tensor logits;      // [T, E] float32 router logits (z-loss, logging)
+  at::Tensor scores;      // [T, E] float32 scores (softmax or sigmoid), differentiable
+  // Assignments counted by the load-balancing loss: [T, k'] int64 (-1 ignored). Top-k: the
+  // selected experts; GShard: the first choice only. Undefined = the router has no balance loss
+  // (expert choice is balanced by construction).
+  at::Tensor balance_ids;
+  // Experts selected per token for the loss normalization (k of f_i = count_i / (T k)).
+  int64_t balance_k = 1;
+  // GShard: renormalize the surviving weights of a token to sum 1 after capacity drops.
+  bool renormalize_after_drop = false;
+};
+
+class Router : public torch::nn::Module {
+ public:
+  // tokens: [T, H] any floating dtype. Not collective.
+  virtual RoutingResult route(const at::Tensor& tokens, const RoutingContext& context) = 0;
+  virtual int64_t num_experts() const = 0;
+  // Assignment slots per token in the result (K of [T, K]).
+  virtual int64_t slots_per_token() const = 0;
+  // Aux-loss-free balancing (DeepSeek-V3): called after a step with the selection counts [E]
+  // (float or int) of the whole batch the reference sees. Routers without a bias ignore it.
+  virtual void update_expert_bias(const at::Tensor& global_counts) { (void)global_counts; }
+};
+
+}  // namespace switchyard::models

@@ -1,0 +1,41 @@
+// File: models/moe/router_options.h
+//
+// RouterOptions: one plain struct for every built-in router (filled by moe_builder.cc from
+// RouterConfig). Custom routers registered in a RouterRegistry read the fields they need.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace switchyard::models {
+
+enum class ScoreFunction { kSoftmax, kSigmoid };
+enum class SecondExpertPolicy { kDeterministic, kSampling, kRandom };
+
+struct RouterOptions {
+  std::string kind = "top_k";  // registry name: "top_k", "gshard", "expert_choice", or custom
+  int64_t hidden_size = 0;
+  int64_t num_experts = 8;
+  int64_t top_k = 2;
+  ScoreFunction score_function = ScoreFunction::kSoftmax;
+  bool normalize_top_k = true;
+  // Multiplicative router-input jitter x * U(1 - eps, 1 + eps) in training; 0 = off.
+  double input_jitter_eps = 0.0;
+  // Router weight ~ N(0, init_std^2), drawn from init_seed (identical on every rank).
+  double init_std = 0.02;
+  uint64_t init_seed = 1;
+  // GShard.
+  SecondExpertPolicy second_expert_policy = SecondExpertPolicy::kRandom;
+  bool normalize_before_dropping = false;
+  // Expert choice: average experts per token c.
+  double expert_choice_capacity_factor = 2.0;
+  // Aux-loss-free bias (DeepSeek-V3).
+  bool expert_bias = false;
+  double bias_update_rate = 1e-3;
+  // Group-limited top-k: 0 = off; otherwise the experts form this many equal groups and a token
+  // uses experts of at most group_top_k groups.
+  int64_t num_expert_groups = 0;
+  int64_t group_top_k = 1;
+};
+
+}  // namespace switchyard::models

@@ -1,0 +1,43 @@
+#include "models/moe/routing_stats.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include <ATen/ATen.h>
+
+namespace switchyard::models {
+
+RoutingStats compute_routing_stats(const RoutingResult& routing, const DispatchPlan& plan) {
+  RoutingStats s;
+  s.tokens_per_expert = plan.selected_per_expert;
+  s.kept_per_expert = plan.tokens_per_expert;
+  s.num_tokens = plan.num_tokens;
+  s.dropped_fraction = plan.num_selected > 0 ? static_cast<double>(plan.num_dropped) /
+                                                   static_cast<double>(plan.num_selected)
+                                             : 0.0;
+  if (plan.num_tokens > 0 && routing.scores.defined()) {
+    at::Tensor p = routing.scores.detach().to(at::kDouble);  // [T, E]
+    p = p / p.sum(-1, /*keepdim=*/true).clamp_min(1e-300);
+    s.router_entropy = (-(p * p.clamp_min(1e-300).log()).sum(-1)).mean().item<double>();
+  }
+  const auto num_experts = static_cast<double>(s.tokens_per_expert.size());
+  if (num_experts > 0) {
+    double sum = 0.0;
+    double max = 0.0;
+    for (int64_t c : s.tokens_per_expert) {
+      sum += static_cast<double>(c);
+      max = std::max(max, static_cast<double>(c));
+    }
+    s.mean_load = sum / num_experts;
+    s.max_load = max;
+    double var = 0.0;
+    for (int64_t c : s.tokens_per_expert) {
+      var += (static_cast<double>(c) - s.mean_load) * (static_cast<double>(c) - s.mean_load);
+    }
+    var /= num_experts;
+    s.coefficient_of_variation = s.mean_load > 0.0 ? std::sqrt(var) / s.mean_load : 0.0;
+  }
+  return s;
+}
+
+}  // namespace switchyard::models

@@ -1,0 +1,51 @@
+// File: models/moe/token_dispatcher.h
+//
+// TokenDispatcher: moves the kept rows of a DispatchPlan to the ranks holding their experts
+// (dispatch) and brings the expert outputs back, weighted and summed per token (combine).
+// The DeepEP shape: dispatch returns a handle that combine consumes.
+//
+// Contract: dispatch/combine are collective over the expert-parallel group for distributed
+// dispatchers (every EP rank calls them in the same order, also with zero local tokens), and
+// differentiable: autograd runs the reverse exchanges in backward.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include <ATen/core/Tensor.h>
+
+#include "comm/all_to_all.h"
+#include "models/moe/dispatch_plan.h"
+
+namespace switchyard::models {
+
+struct DispatchHandle {
+  DispatchPlan plan;
+  // Distributed dispatchers only.
+  comm::AllToAllLayout layout;  // dispatch exchange (combine uses layout.transposed())
+  at::Tensor expert_order;      // [R] received row of each expert-grouped row
+  at::Tensor inverse_order;     // [R] inverse permutation of expert_order
+};
+
+struct DispatchedTokens {
+  at::Tensor tokens;                       // [R, H] grouped by local expert
+  std::vector<int64_t> tokens_per_expert;  // [L] rows per local expert (host)
+  DispatchHandle handle;
+};
+
+class TokenDispatcher {
+ public:
+  virtual ~TokenDispatcher() = default;
+  // tokens: [T, H] local tokens; plan from make_dispatch_plan on the same tokens.
+  virtual DispatchedTokens dispatch(const at::Tensor& tokens, const DispatchPlan& plan) = 0;
+  // expert_output: [R, H] in the order of DispatchedTokens::tokens -> [T, H] (tokens' dtype).
+  virtual at::Tensor combine(const at::Tensor& expert_output, const DispatchHandle& handle) = 0;
+  virtual int64_t num_local_experts() const = 0;
+  virtual int64_t first_local_expert() const = 0;
+};
+
+// out[t] = sum over kept rows r of token t: weights[r] * rows[r]. rows: [N, H] in plan order.
+// Float32 accumulation; result in `dtype`. Shared by every dispatcher.
+at::Tensor combine_rows(const at::Tensor& rows, const DispatchPlan& plan, at::ScalarType dtype);
+
+}  // namespace switchyard::models

@@ -1,0 +1,184 @@
+// The training loop end to end under MPI: exact resume, and the same loss curve at 1 rank and at
+// the job's world size with the same global batch and seed.
+#include "train/trainer.h"
+
+#include <mpi.h>
+
+#include <filesystem>
+
+#include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
+#include <gtest/gtest.h>
+
+#include "comm/mpi/mpi_communicator.h"
+#include "comm/process_groups.h"
+#include "comm/topology.h"
+#include "core/config/config_overrides.h"
+#include "train/checkpoint_store.h"
+#include "train/experiment.h"
+
+namespace switchyard::train {
+namespace {
+
+namespace fs = std::filesystem;
+
+int world_rank() {
+  int r = 0;
+  MPI_Comm_rank(MPI_COMM_WORLD, &r);
+  return r;
+}
+
+int world_size() {
+  int s = 0;
+  MPI_Comm_size(MPI_COMM_WORLD, &s);
+  return s;
+}
+
+// A small character-level model and a synthetic corpus with structure to learn.
+config::ExperimentConfig small_config(const std::vector<std::string>& overrides) {
+  config::ExperimentConfig c;
+  config::apply_overrides(
+      &c, {"model.hidden_size=32", "model.num_layers=2", "model.num_heads=2", "model.seq_length=16",
+           "model.ffn_hidden_size=64", "model.moe_every_n_layers=0", "train.global_batch_size=8",
+           "train.num_steps=8", "train.eval_batches=2", "train.eval_every=0",
+           "train.optimizer.warmup_steps=2", "train.optimizer.learning_rate=0.003",
+           "logging.jsonl=false", "checkpoint.every_steps=0"});
+  config::apply_overrides(&c, overrides);
+  return c;
+}
+
+Corpus synthetic_corpus() {
+  at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(5);
+  const at::Tensor noise = at::randint(256, {4000}, gen, at::kLong);
+  const at::Tensor pattern = at::arange(4000, at::kLong).remainder(17) + 97;
+  const at::Tensor mask = at::rand({4000}, gen) < 0.8;
+  const at::Tensor tokens = at::where(mask, pattern, noise);  // [4000]
+  return Corpus{tokens.slice(0, 0, 3600).clone(), tokens.slice(0, 3600).clone()};
+}
+
+comm::ProcessGroups groups_over(MPI_Comm comm, int expert_parallel_size, int ranks_per_node) {
+  auto world = comm::MpiCommunicator::duplicate(comm);
+  const comm::Topology topology =
+      comm::make_emulated_topology(world->rank(), world->size(), ranks_per_node);
+  return comm::build_process_groups(world, topology, expert_parallel_size);
+}
+
+TrainResult train(const config::ExperimentConfig& c,
+                  const comm::ProcessGroups& groups,
+                  const std::string& checkpoint_dir,
+                  int64_t stop_at = -1,
+                  int64_t routing_groups = 1) {
+  Experiment e = build_experiment(c, groups);
+  for (auto& layer : e.moe_layers) layer->set_routing_groups(routing_groups);
+  TrainerOptions o = trainer_options(c);
+  o.checkpoint_dir = checkpoint_dir;
+  o.print_progress = false;
+  o.stop_at_step = stop_at;
+  Trainer trainer(o, e.model, e.params, groups, synthetic_corpus(), e.hooks);
+  return trainer.run();
+}
+
+std::string fresh_dir(const std::string& name) {
+  const std::string dir =
+      ::testing::TempDir() + "/trainer_" + name + "_np" + std::to_string(world_size());
+  if (world_rank() == 0) fs::remove_all(dir);
+  MPI_Barrier(MPI_COMM_WORLD);
+  return dir;
+}
+
+TEST(Trainer, ResumeIsBitwiseExact) {
+  const config::ExperimentConfig c = small_config({"checkpoint.every_steps=2"});
+  const comm::ProcessGroups g = groups_over(MPI_COMM_WORLD, 1, 1);
+  const TrainResult full = train(c, g, fresh_dir("full"));
+  ASSERT_EQ(full.train_losses.size(), 8u);
+  EXPECT_LT(full.train_losses.back(), full.train_losses.front());
+
+  const std::string dir = fresh_dir("resumed");
+  const TrainResult first = train(c, g, dir, /*stop_at=*/4);
+  EXPECT_TRUE(first.stopped_early);
+  EXPECT_EQ(first.steps_completed, 4);
+  const TrainResult second = train(c, g, dir);
+  EXPECT_EQ(second.resumed_from, 4);
+  ASSERT_EQ(second.train_losses.size(), 4u);
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_EQ(first.train_losses[i], full.train_losses[i]) << "step " << i + 1;
+    EXPECT_EQ(second.train_losses[i], full.train_losses[4 + i]) << "step " << 5 + i;
+  }
+  EXPECT_EQ(second.final_val_loss, full.final_val_loss);
+}
+
+TEST(Trainer, OneRankAndAllRanksFollowTheSameLossCurve) {
+  const config::ExperimentConfig c = small_config({});
+  const TrainResult distributed = train(c, groups_over(MPI_COMM_WORLD, 1, 1), "");
+  const TrainResult single = train(c, groups_over(MPI_COMM_SELF, 1, 1), "");
+  ASSERT_EQ(distributed.train_losses.size(), single.train_losses.size());
+  for (size_t i = 0; i < single.train_losses.size(); ++i) {
+    EXPECT_NEAR(distributed.train_losses[i], single.train_losses[i], 2e-5 * single.train_losses[i])
+        << "step " << i + 1;
+  }
+  EXPECT_NEAR(distributed.final_val_loss, single.final_val_loss, 2e-5 * single.final_val_loss);
+}
+
+TEST(Trainer, CheckpointsAreAtomicVerifiedAndPruned) {
+  const config::ExperimentConfig c =
+      small_config({"checkpoint.every_steps=2", "checkpoint.keep_last=2"});
+  const std::string dir = fresh_dir("pruned");
+  train(c, groups_over(MPI_COMM_WORLD, 1, 1), dir);
+  const CheckpointStore store(dir, 2);
+  EXPECT_EQ(store.committed_steps(), (std::vector<int64_t>{6, 8}));
+  const CheckpointManifest m = CheckpointStore::verify(*store.latest());
+  EXPECT_EQ(m.step(), 8);
+  EXPECT_EQ(m.world_size(), world_size());
+  EXPECT_EQ(m.config().model().hidden_size(), 32);
+}
+
+const std::vector<std::string> kMoE = {"model.moe_every_n_layers=1", "model.moe.num_experts=8",
+                                       "model.moe.expert.ffn_hidden_size=32",
+                                       "model.moe.aux_loss.z_loss_coeff=0.001"};
+
+std::vector<std::string> moe_overrides(int expert_parallel_size,
+                                       std::vector<std::string> more = {}) {
+  std::vector<std::string> o = kMoE;
+  o.push_back("parallel.expert_parallel_size=" + std::to_string(expert_parallel_size));
+  o.insert(o.end(), more.begin(), more.end());
+  return o;
+}
+
+TEST(Trainer, MoEExpertParallelFollowsTheSingleProcessCurve) {
+  const int w = world_size();
+  const TrainResult distributed =
+      train(small_config(moe_overrides(w)), groups_over(MPI_COMM_WORLD, w, 1), "");
+  const TrainResult single =
+      // The distributed balance loss is per rank (routing group = the rank's tokens): the single
+      // process computes the same with one routing group per rank of the distributed run.
+      train(small_config(moe_overrides(1)), groups_over(MPI_COMM_SELF, 1, 1), "", -1, w);
+  ASSERT_EQ(distributed.train_losses.size(), single.train_losses.size());
+  for (size_t i = 0; i < single.train_losses.size(); ++i) {
+    EXPECT_NEAR(distributed.train_losses[i], single.train_losses[i], 1e-4 * single.train_losses[i])
+        << "step " << i + 1;
+  }
+  EXPECT_LT(single.train_losses.back(), single.train_losses.front());
+}
+
+TEST(Trainer, MoEResumesAtAnotherExpertParallelSize) {
+  const int w = world_size();
+  const config::ExperimentConfig c = small_config(moe_overrides(w, {"checkpoint.every_steps=4"}));
+  const TrainResult full = train(c, groups_over(MPI_COMM_WORLD, w, 1), fresh_dir("moe_full"));
+  const std::string dir = fresh_dir("moe_saved");
+  train(c, groups_over(MPI_COMM_WORLD, w, 1), dir, /*stop_at=*/4);
+  // Every rank resumes the EP=w checkpoint alone at EP=1, in its own copy of the directory.
+  const std::string own = dir + "_rank" + std::to_string(world_rank());
+  fs::remove_all(own);
+  fs::copy(dir, own, fs::copy_options::recursive);
+  const TrainResult resumed = train(small_config(moe_overrides(1, {"checkpoint.every_steps=4"})),
+                                    groups_over(MPI_COMM_SELF, 1, 1), own, -1, w);
+  EXPECT_EQ(resumed.resumed_from, 4);
+  ASSERT_EQ(resumed.train_losses.size(), 4u);
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_NEAR(resumed.train_losses[i], full.train_losses[4 + i], 1e-4 * full.train_losses[4 + i])
+        << "step " << 5 + i;
+  }
+}
+
+}  // namespace
+}  // namespace switchyard::train

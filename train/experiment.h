@@ -1,0 +1,41 @@
+// File: train/experiment.h
+//
+// The only train/ file that reads the config proto: an ExperimentConfig and the process groups
+// become the model (dense or MoE blocks), its parameter layout, the trainer's options and hooks.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "comm/all_to_all.h"
+#include "comm/process_groups.h"
+#include "core/config/experiment.pb.h"
+#include "models/moe/aux_loss_collector.h"
+#include "models/transformer/language_model.h"
+#include "models/transformer/moe_feed_forward.h"
+#include "models/transformer/sampling.h"
+#include "train/corpus.h"
+#include "train/trainer.h"
+
+namespace switchyard::train {
+
+struct Experiment {
+  models::LanguageModel model{nullptr};
+  std::vector<ParamSlot> params;
+  std::unique_ptr<models::AuxLossCollector> aux_losses;
+  std::vector<models::MoEFeedForward> moe_layers;
+  std::shared_ptr<comm::AllToAll> all_to_all;  // null for a dense model
+  ModelHooks hooks;
+};
+
+// Builds the model with identical dense parameters on every rank (seeded by train.seed) and this
+// rank's experts. Not collective.
+Experiment build_experiment(const config::ExperimentConfig& config,
+                            const comm::ProcessGroups& groups);
+
+TrainerOptions trainer_options(const config::ExperimentConfig& config);
+CorpusOptions corpus_options(const config::ExperimentConfig& config);
+models::SamplingOptions sampling_options(const config::ExperimentConfig& config);
+models::LanguageModelOptions language_model_options(const config::ExperimentConfig& config);
+
+}  // namespace switchyard::train

@@ -1,0 +1,55 @@
+#include "train/metrics.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+
+#include "core/errors.h"
+
+namespace switchyard::train {
+
+MetricsWriter::MetricsWriter(const std::string& path) {
+  if (path.empty()) return;
+  const auto parent = std::filesystem::path(path).parent_path();
+  if (!parent.empty()) std::filesystem::create_directories(parent);
+  out_.open(path, std::ios::app);
+  if (!out_) throw Error("cannot open metrics file '" + path + "'");
+}
+
+void MetricsWriter::write(const nlohmann::json& record) {
+  if (!out_.is_open()) return;
+  out_ << record.dump() << '\n';
+  out_.flush();
+}
+
+std::string format_duration(double seconds) {
+  const long s = std::lround(std::max(0.0, seconds));
+  char buf[32];
+  if (s >= 3600) {
+    std::snprintf(buf, sizeof buf, "%ldh%02ldm", s / 3600, (s % 3600) / 60);
+  } else if (s >= 60) {
+    std::snprintf(buf, sizeof buf, "%ldm%02lds", s / 60, s % 60);
+  } else {
+    std::snprintf(buf, sizeof buf, "%lds", s);
+  }
+  return buf;
+}
+
+std::string format_progress(const Progress& p) {
+  char rate[32];
+  if (p.tokens_per_second >= 1e6) {
+    std::snprintf(rate, sizeof rate, "%.2fM", p.tokens_per_second / 1e6);
+  } else if (p.tokens_per_second >= 1e3) {
+    std::snprintf(rate, sizeof rate, "%.1fk", p.tokens_per_second / 1e3);
+  } else {
+    std::snprintf(rate, sizeof rate, "%.0f", p.tokens_per_second);
+  }
+  char line[256];
+  std::snprintf(line, sizeof line, "step %lld/%lld | loss %.4f | lr %.2e | %s tok/s | ETA %s",
+                static_cast<long long>(p.step), static_cast<long long>(p.total_steps), p.loss,
+                p.learning_rate, rate, format_duration(p.seconds_left).c_str());
+  return line;
+}
+
+}  // namespace switchyard::train

@@ -1,0 +1,97 @@
+#include "train/model_state.h"
+
+#include <ATen/ATen.h>
+#include <torch/csrc/autograd/grad_mode.h>
+
+#include "core/check.h"
+#include "core/errors.h"
+
+namespace switchyard::train {
+namespace {
+
+const char* kExpAvg = "optim.exp_avg.";
+const char* kExpAvgSq = "optim.exp_avg_sq.";
+const char* kStep = "optim.step.";
+
+// (stored name, view of the live tensor) for every stored tensor of `slot`.
+std::vector<std::pair<std::string, at::Tensor>> stored_views(const ParamSlot& slot,
+                                                             const at::Tensor& t) {
+  if (!slot.expert) return {{slot.name, t}};
+  std::vector<std::pair<std::string, at::Tensor>> out;
+  for (int64_t i = 0; i < t.size(0); ++i) {
+    out.emplace_back(expert_tensor_name(slot.name, slot.first_expert + i), t.select(0, i));
+  }
+  return out;
+}
+
+const at::Tensor& find(const std::map<std::string, at::Tensor>& stored, const std::string& name) {
+  const auto it = stored.find(name);
+  if (it == stored.end()) throw Error("checkpoint has no tensor '" + name + "'");
+  return it->second;
+}
+
+}  // namespace
+
+std::string expert_tensor_name(const std::string& name, int64_t global_id) {
+  const auto dot = name.rfind('.');
+  SY_CHECK(dot != std::string::npos) << name;
+  return name.substr(0, dot) + "." + std::to_string(global_id) + name.substr(dot);
+}
+
+NamedTensors checkpoint_tensors(const std::vector<ParamSlot>& slots,
+                                const std::map<std::string, Optimizer::ParamState>& optimizer_state,
+                                bool dense,
+                                bool experts) {
+  NamedTensors out;
+  for (const ParamSlot& slot : slots) {
+    if (slot.expert ? !experts : !dense) continue;
+    for (auto& [name, view] : stored_views(slot, slot.tensor.detach()))
+      out.emplace_back(name, view);
+    const auto it = optimizer_state.find(slot.name);
+    if (it == optimizer_state.end()) continue;
+    const Optimizer::ParamState& s = it->second;
+    const auto avg = stored_views(slot, s.exp_avg);
+    const auto avg_sq = stored_views(slot, s.exp_avg_sq);
+    for (size_t i = 0; i < avg.size(); ++i) {
+      out.emplace_back(kExpAvg + avg[i].first, avg[i].second);
+      out.emplace_back(kExpAvgSq + avg_sq[i].first, avg_sq[i].second);
+      out.emplace_back(kStep + avg[i].first, at::full({1}, s.step, at::kLong));
+    }
+  }
+  return out;
+}
+
+std::map<std::string, Optimizer::ParamState> restore_from_checkpoint(
+    const std::map<std::string, at::Tensor>& stored, const std::vector<ParamSlot>& slots) {
+  torch::NoGradGuard no_grad;
+  std::map<std::string, Optimizer::ParamState> state;
+  for (const ParamSlot& slot : slots) {
+    at::Tensor live = slot.tensor.detach();
+    const auto views = stored_views(slot, live);
+    bool has_state = true;
+    for (const auto& [name, view] : views) {
+      const at::Tensor& value = find(stored, name);
+      if (value.sizes() != view.sizes()) {
+        throw Error("checkpoint tensor '" + name + "' has shape " + c10::str(value.sizes()) +
+                    ", the model's is " + c10::str(view.sizes()));
+      }
+      view.copy_(value);
+      has_state = has_state && stored.count(kExpAvg + name) > 0;
+    }
+    if (!has_state) continue;
+    Optimizer::ParamState s;
+    s.exp_avg = at::empty_like(live);
+    s.exp_avg_sq = at::empty_like(live);
+    const auto avg = stored_views(slot, s.exp_avg);
+    const auto avg_sq = stored_views(slot, s.exp_avg_sq);
+    for (size_t i = 0; i < views.size(); ++i) {
+      avg[i].second.copy_(find(stored, kExpAvg + views[i].first));
+      avg_sq[i].second.copy_(find(stored, kExpAvgSq + views[i].first));
+      s.step = find(stored, kStep + views[i].first).item<int64_t>();
+    }
+    state[slot.name] = s;
+  }
+  return state;
+}
+
+}  // namespace switchyard::train

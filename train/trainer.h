@@ -1,0 +1,129 @@
+// File: train/trainer.h
+//
+// The training loop: data-parallel over the world with expert parallelism inside it.
+//
+// One step (every rank, in lockstep):
+//   1. learning rate from the schedule; the default generator reseeded from (seed, step) so that
+//      dropout is a function of the step (exact resume);
+//   2. this rank's rows of the global batch (stateless sampler: the data position is the step);
+//   3. forward, loss = mean token cross-entropy + the MoE layers' weighted aux losses; backward;
+//   4. gradient synchronization (dense over the world, experts over expert-data; bucketed);
+//   5. global gradient norm (each parameter once); a non-finite norm skips the step on every
+//      rank and says so; otherwise clip and step;
+//   6. metrics (rank 0: progress line, metrics.jsonl), periodic evaluation and checkpoints.
+// Checkpoints are topology independent (train/model_state.h) and atomic
+// (train/checkpoint_store.h); a run resumes from the newest one automatically.
+//
+// Collective: every rank constructs the Trainer and calls run() with the same options.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "comm/process_groups.h"
+#include "core/config/experiment.pb.h"
+#include "models/moe/aux_loss_collector.h"
+#include "models/transformer/language_model.h"
+#include "train/batch_sampler.h"
+#include "train/corpus.h"
+#include "train/lr_schedule.h"
+#include "train/model_state.h"
+#include "train/optimizer.h"
+
+namespace switchyard::train {
+
+struct TrainerOptions {
+  int64_t num_steps = 100;
+  int64_t global_batch_size = 12;
+  int64_t seq_length = 64;
+  int64_t vocab_size = 256;
+  uint64_t seed = 1337;
+  LrScheduleOptions lr;
+  OptimizerOptions optimizer;
+  double grad_clip = 1.0;
+  int64_t eval_every = 0;  // 0 = only at the end
+  int64_t eval_batches = 20;
+  int64_t log_every = 10;
+  std::string run_dir;         // metrics.jsonl goes here (rank 0); empty = no file
+  std::string checkpoint_dir;  // empty = no checkpoints
+  int64_t checkpoint_every = 0;
+  int keep_last = 3;
+  bool resume = true;
+  bool print_progress = true;
+  // Stop (checkpoint and return, as on a stop request) once this many steps are done; -1 = no.
+  int64_t stop_at_step = -1;
+  // Stored in checkpoint manifests (the resolved config of the run).
+  config::ExperimentConfig config;
+};
+
+// What the model offers the trainer beyond its parameters. Every hook may be empty.
+struct ModelHooks {
+  // MoE aux losses of the current step (added to the loss, cleared every step).
+  models::AuxLossCollector* aux_losses = nullptr;
+  // Called before every forward with the step (MoE routing noise is seeded by it).
+  std::function<void(int64_t step)> set_step;
+  // Called on every rank after each optimizer step (aux-loss-free bias updates). Collective.
+  std::function<void()> after_optimizer_step;
+  // Per-layer routing statistics of the last forward, for metrics.jsonl.
+  std::function<nlohmann::json()> routing_metrics;
+};
+
+struct TrainResult {
+  int64_t steps_completed = 0;
+  int64_t resumed_from = -1;  // step of the checkpoint resumed from, -1 if none
+  double final_val_loss = 0;
+  std::vector<double> train_losses;  // global mean loss of every step this run made
+  int64_t skipped_steps = 0;
+  bool stopped_early = false;  // stop requested (preemption): checkpointed and returned
+};
+
+class Trainer {
+ public:
+  // `params` lists every parameter of `model` with its layout (dense or expert).
+  Trainer(TrainerOptions options,
+          models::LanguageModel model,
+          std::vector<ParamSlot> params,
+          comm::ProcessGroups groups,
+          Corpus corpus,
+          ModelHooks hooks = {});
+
+  // Trains to options.num_steps (or until *stop_requested becomes true on any rank, then saves a
+  // checkpoint and returns early). Collective.
+  TrainResult run(const std::atomic<bool>* stop_requested = nullptr);
+
+  // Mean validation loss over eval_batches fixed batches, averaged over the world. Collective.
+  double evaluate();
+
+  // Saves a checkpoint of `steps_completed` steps. Collective.
+  void save_checkpoint(int64_t steps_completed);
+
+  // Restores the newest checkpoint, if any; returns its step or -1. Collective.
+  int64_t restore_latest();
+
+  models::LanguageModel& model() { return model_; }
+
+ private:
+  double train_step(int64_t step, double* grad_norm, bool* skipped);
+  double global_mean(double value);
+  bool any_rank(bool flag);
+
+  TrainerOptions options_;
+  models::LanguageModel model_;
+  std::vector<ParamSlot> params_;
+  comm::ProcessGroups groups_;
+  Corpus corpus_;
+  ModelHooks hooks_;
+  BatchSampler sampler_;
+  std::unique_ptr<Optimizer> optimizer_;
+  std::vector<at::Tensor> dense_params_;
+  std::vector<at::Tensor> expert_params_;
+  std::vector<at::Tensor> all_params_;
+};
+
+}  // namespace switchyard::train
