@@ -129,6 +129,14 @@ Experiment build_experiment(const config::ExperimentConfig& c, const comm::Proce
     }
     return r;
   };
+  e.hooks.stage_times = [layers]() {
+    models::MoETiming t;
+    for (const auto& l : layers) t += l->timing();
+    return nlohmann::json{{"moe_route_forward", t.route},
+                          {"moe_dispatch_forward", t.dispatch},
+                          {"moe_experts_forward", t.experts},
+                          {"moe_combine_forward", t.combine}};
+  };
   // DeepSeek-V3 aux-loss-free balancing: bias update from the step's global expert loads.
   e.hooks.after_optimizer_step = [layers, world]() mutable {
     for (auto& l : layers) l->layer()->update_expert_bias(world.get());
@@ -137,6 +145,7 @@ Experiment build_experiment(const config::ExperimentConfig& c, const comm::Proce
   if (layers.empty()) {
     e.hooks.set_step = nullptr;
     e.hooks.routing_metrics = nullptr;
+    e.hooks.stage_times = nullptr;
     e.hooks.after_optimizer_step = nullptr;
   }
   return e;

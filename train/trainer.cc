@@ -104,7 +104,13 @@ bool Trainer::any_rank(bool flag) {
   return t.item<int>() != 0;
 }
 
-double Trainer::train_step(int64_t step, double* grad_norm, bool* skipped) {
+double Trainer::train_step(int64_t step, double* grad_norm, bool* skipped, nlohmann::json* times) {
+  model_->take_attention_seconds();  // drop what evaluation forwards accumulated
+  auto phase = Clock::now();
+  auto lap = [&](const char* name) {
+    (*times)[name] = seconds_since(phase);
+    phase = Clock::now();
+  };
   optimizer_->set_learning_rate(learning_rate_at(options_.lr, step));
   at::manual_seed(step_seed(options_.seed, step));
   if (hooks_.set_step) hooks_.set_step(step);
@@ -116,10 +122,13 @@ double Trainer::train_step(int64_t step, double* grad_norm, bool* skipped) {
                                                  batch.targets.reshape({-1}));  // mean over B*S
   at::Tensor total = loss;
   if (hooks_.aux_losses) total = total + hooks_.aux_losses->weighted_sum();
+  lap("forward");
   optimizer_->zero_grad();
   total.backward();
+  lap("backward");
   GradientSynchronizer sync(dense_params_, expert_params_, groups_.world, groups_.expert_data);
   sync.synchronize();
+  lap("grad_sync");
   *grad_norm = global_grad_norm(dense_params_, expert_params_, *groups_.expert);
   *skipped = !std::isfinite(*grad_norm);
   if (*skipped) {
@@ -132,6 +141,7 @@ double Trainer::train_step(int64_t step, double* grad_norm, bool* skipped) {
     optimizer_->step();
     if (hooks_.after_optimizer_step) hooks_.after_optimizer_step();
   }
+  lap("optimizer");
   return global_mean(loss.item<double>());
 }
 
@@ -248,7 +258,10 @@ TrainResult Trainer::run(const std::atomic<bool>* stop_requested) {
     const auto step_start = Clock::now();
     double grad_norm = 0;
     bool skipped = false;
-    const double loss = train_step(step, &grad_norm, &skipped);
+    nlohmann::json times;
+    const double loss = train_step(step, &grad_norm, &skipped, &times);
+    times["attention_forward"] = model_->take_attention_seconds();
+    if (hooks_.stage_times) times.update(hooks_.stage_times());
     const double step_seconds = seconds_since(step_start);
     result.train_losses.push_back(loss);
     result.skipped_steps += skipped ? 1 : 0;
@@ -260,8 +273,13 @@ TrainResult Trainer::run(const std::atomic<bool>* stop_requested) {
                              {"grad_norm", std::isfinite(grad_norm) ? grad_norm : -1.0},
                              {"skipped", skipped},
                              {"step_seconds", step_seconds},
-                             {"tokens_per_second", tokens_per_step / step_seconds}};
-    if (hooks_.aux_losses) record["aux"] = hooks_.aux_losses->reduce_mean(*groups_.world);
+                             {"tokens_per_second", tokens_per_step / step_seconds},
+                             {"seconds", times}};
+    if (hooks_.aux_losses) {
+      for (const auto& [name, value] : hooks_.aux_losses->reduce_mean_per_layer(*groups_.world)) {
+        record["aux"][name] = value;  // "layer1/load_balancing": mean over ranks
+      }
+    }
     if (hooks_.routing_metrics) record["moe"] = hooks_.routing_metrics();
     if (options_.eval_every > 0 && done % options_.eval_every == 0 && done < options_.num_steps) {
       const double val = evaluate();

@@ -70,6 +70,9 @@ struct ModelHooks {
   std::function<void(int64_t step)> set_step;
   // Called on every rank after each optimizer step (aux-loss-free bias updates). Collective.
   std::function<void()> after_optimizer_step;
+  // Forward time of the model's stages since the last set_step (seconds; "attention",
+  // "moe_route", "moe_dispatch", "moe_experts", "moe_combine"), for metrics.jsonl.
+  std::function<nlohmann::json()> stage_times;
   // Per-layer routing statistics of the last forward, for metrics.jsonl.
   std::function<nlohmann::json()> routing_metrics;
 };
@@ -109,7 +112,9 @@ class Trainer {
   models::LanguageModel& model() { return model_; }
 
  private:
-  double train_step(int64_t step, double* grad_norm, bool* skipped);
+  // Runs one step; fills `times` with seconds per phase (forward, backward, grad_sync,
+  // optimizer).
+  double train_step(int64_t step, double* grad_norm, bool* skipped, nlohmann::json* times);
   double global_mean(double value);
   bool any_rank(bool flag);
 

@@ -48,3 +48,23 @@ std::map<std::string, double> AuxLossCollector::reduce_mean(comm::Communicator& 
 }
 
 }  // namespace switchyard::models
+
+namespace switchyard::models {
+
+std::vector<std::pair<std::string, double>> AuxLossCollector::reduce_mean_per_layer(
+    comm::Communicator& group) const {
+  if (entries_.empty()) return {};
+  at::Tensor t = at::empty({static_cast<int64_t>(entries_.size())}, at::kDouble);  // [entries]
+  for (size_t i = 0; i < entries_.size(); ++i) {
+    t[static_cast<int64_t>(i)] = entries_[i].value.detach().to(at::kDouble).item<double>();
+  }
+  group.all_reduce(t)->wait();
+  std::vector<std::pair<std::string, double>> out;
+  for (size_t i = 0; i < entries_.size(); ++i) {
+    out.emplace_back("layer" + std::to_string(entries_[i].layer) + "/" + entries_[i].name,
+                     t[static_cast<int64_t>(i)].item<double>() / group.size());
+  }
+  return out;
+}
+
+}  // namespace switchyard::models

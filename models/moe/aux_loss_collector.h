@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <ATen/core/Tensor.h>
@@ -41,6 +42,10 @@ class AuxLossCollector {
   // Collective over `group`: summary() averaged over the group's ranks. Every rank must hold the
   // same entry names in the same order.
   std::map<std::string, double> reduce_mean(comm::Communicator& group) const;
+  // Collective over `group`: every entry's value (before its coefficient) averaged over the
+  // group's ranks, as "layer<L>/<name>" -> value, in entry order.
+  std::vector<std::pair<std::string, double>> reduce_mean_per_layer(
+      comm::Communicator& group) const;
   void clear() { entries_.clear(); }
 
  private:

@@ -1,5 +1,7 @@
 #include "models/moe/moe_layer.h"
 
+#include <chrono>
+
 #include <numeric>
 
 #include <ATen/ATen.h>
@@ -38,6 +40,11 @@ MoEOutput MoELayerImpl::forward(const at::Tensor& x, const MoEForwardArgs& args)
   at::Tensor tokens = x.reshape({-1, hidden});  // [T, H]
   const int64_t num_tokens = tokens.size(0);
 
+  using Clock = std::chrono::steady_clock;
+  const auto seconds = [](Clock::time_point a, Clock::time_point b) {
+    return std::chrono::duration<double>(b - a).count();
+  };
+  const Clock::time_point t0 = Clock::now();
   RoutingContext context;
   context.seed = mix_seed(options_.seed, static_cast<uint64_t>(options_.layer_index),
                           static_cast<uint64_t>(args.step));
@@ -79,11 +86,16 @@ MoEOutput MoELayerImpl::forward(const at::Tensor& x, const MoEForwardArgs& args)
 
   DispatchPlan plan = make_dispatch_plan(routing, options_.num_experts, options_.capacity,
                                          context.group_sizes, context);
+  const Clock::time_point t1 = Clock::now();
   DispatchedTokens dispatched = dispatcher_->dispatch(tokens, plan);  // [R, H]
+  const Clock::time_point t2 = Clock::now();
   at::Tensor expert_out = experts_->forward(dispatched.tokens, dispatched.tokens_per_expert);
+  const Clock::time_point t3 = Clock::now();
   at::Tensor combined = dispatcher_->combine(expert_out, dispatched.handle);  // [T, H]
+  const Clock::time_point t4 = Clock::now();
 
   MoEOutput out;
+  out.timing = MoETiming{seconds(t0, t1), seconds(t1, t2), seconds(t2, t3), seconds(t3, t4)};
   out.output = combined.to(x.scalar_type()).view(x.sizes());
   out.stats = compute_routing_stats(routing, plan);
   last_routing_ = std::move(routing);

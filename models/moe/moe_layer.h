@@ -69,9 +69,26 @@ struct MoEForwardArgs {
   std::vector<int64_t> group_sizes;
 };
 
+// Wall time of the forward's stages, seconds (CPU: the work is done when the call returns).
+// dispatch and combine include their all-to-all exchanges.
+struct MoETiming {
+  double route = 0;
+  double dispatch = 0;
+  double experts = 0;
+  double combine = 0;
+  MoETiming& operator+=(const MoETiming& o) {
+    route += o.route;
+    dispatch += o.dispatch;
+    experts += o.experts;
+    combine += o.combine;
+    return *this;
+  }
+};
+
 struct MoEOutput {
   at::Tensor output;  // same shape and dtype as the input
   RoutingStats stats;
+  MoETiming timing;
 };
 
 class MoELayerImpl : public torch::nn::Module {

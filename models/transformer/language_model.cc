@@ -1,5 +1,6 @@
 #include "models/transformer/language_model.h"
 
+#include <chrono>
 #include <cmath>
 #include <set>
 
@@ -32,9 +33,25 @@ std::vector<at::Tensor> TransformerBlockImpl::ffn_parameters() const {
   return ffn_.ptr()->parameters();
 }
 
+double TransformerBlockImpl::take_attention_seconds() {
+  const double s = attention_seconds_;
+  attention_seconds_ = 0;
+  return s;
+}
+
+double LanguageModelImpl::take_attention_seconds() {
+  double total = 0;
+  for (const auto& block : *blocks_)
+    total += block->as<TransformerBlock>()->take_attention_seconds();
+  return total;
+}
+
 at::Tensor TransformerBlockImpl::forward(const at::Tensor& x) {
+  const auto start = std::chrono::steady_clock::now();
   const at::Tensor h = x + attn_(attn_norm_(x));  // [B, S, H]
-  return h + ffn_.forward(ffn_norm_(h));          // [B, S, H]
+  attention_seconds_ +=
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return h + ffn_.forward(ffn_norm_(h));  // [B, S, H]
 }
 
 LanguageModelImpl::LanguageModelImpl(const LanguageModelOptions& o,

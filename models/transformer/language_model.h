@@ -48,6 +48,8 @@ class TransformerBlockImpl : public torch::nn::Module {
 
   // Whether the feed-forward module came from the factory (it then initializes itself).
   bool has_custom_ffn() const { return custom_ffn_; }
+  // Seconds spent in attention forwards since the last call, then reset.
+  double take_attention_seconds();
   std::vector<at::Tensor> ffn_parameters() const;
 
  private:
@@ -56,6 +58,7 @@ class TransformerBlockImpl : public torch::nn::Module {
   Norm ffn_norm_{nullptr};
   torch::nn::AnyModule ffn_;
   bool custom_ffn_ = false;
+  double attention_seconds_ = 0;
 };
 TORCH_MODULE(TransformerBlock);
 
@@ -67,6 +70,8 @@ class LanguageModelImpl : public torch::nn::Module {
   at::Tensor forward(const at::Tensor& tokens);
 
   const LanguageModelOptions& options() const { return options_; }
+  // Seconds spent in attention forwards (all blocks) since the last call, then reset.
+  double take_attention_seconds();
 
  private:
   void initialize();

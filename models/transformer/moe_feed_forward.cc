@@ -18,6 +18,7 @@ at::Tensor MoEFeedForwardImpl::forward(const at::Tensor& x) {
   }
   MoEOutput out = layer_->forward(x, args);  // [B, S, H]
   last_stats_ = std::move(out.stats);
+  timing_ += out.timing;
   return out.output;
 }
 

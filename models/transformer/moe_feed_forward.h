@@ -20,7 +20,13 @@ class MoEFeedForwardImpl : public torch::nn::Module {
   // x: [B, S, H] -> [B, S, H] (the MoE output; the block adds the residual).
   at::Tensor forward(const at::Tensor& x);
 
-  void set_step(int64_t step) { step_ = step; }
+  // Also starts a new step's timing.
+  void set_step(int64_t step) {
+    step_ = step;
+    timing_ = MoETiming{};
+  }
+  // Forward stage times summed over the forwards since set_step().
+  const MoETiming& timing() const { return timing_; }
   // Splits the local tokens into `groups` equal routing groups (capacity, expert choice and the
   // balance losses are per group). A distributed layer's group is its rank's tokens, so a
   // single-process run of W ranks' batch uses W groups to compute exactly what they compute.
@@ -33,6 +39,7 @@ class MoEFeedForwardImpl : public torch::nn::Module {
   int64_t step_ = 0;
   int64_t routing_groups_ = 1;
   RoutingStats last_stats_;
+  MoETiming timing_;
 };
 TORCH_MODULE(MoEFeedForward);
 
