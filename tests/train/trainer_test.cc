@@ -4,7 +4,9 @@
 
 #include <mpi.h>
 
+#include <cmath>
 #include <filesystem>
+#include <limits>
 
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
@@ -130,6 +132,51 @@ TEST(Trainer, CheckpointsAreAtomicVerifiedAndPruned) {
   EXPECT_EQ(m.step(), 8);
   EXPECT_EQ(m.world_size(), world_size());
   EXPECT_EQ(m.config().model().hidden_size(), 32);
+}
+
+// A non-finite gradient on one rank skips the step on every rank and leaves every parameter and
+// the optimizer untouched; training then continues. Rank 0 poisons one weight with NaN for step 3
+// only (restored before step 4).
+TEST(Trainer, NonFiniteGradientSkipsTheStepOnEveryRank) {
+  const config::ExperimentConfig c = small_config({});
+  const comm::ProcessGroups g = groups_over(MPI_COMM_WORLD, 1, 1);
+  Experiment e = build_experiment(c, g);
+  std::vector<at::Tensor> params;
+  for (const auto& p : e.model->parameters()) params.push_back(p);
+  std::vector<at::Tensor> before;  // every parameter at the start of step 3
+  at::Tensor poisoned_original;
+  int compared = 0;
+  const auto inner = e.hooks.set_step;
+  e.hooks.set_step = [&](int64_t step) {
+    if (inner) inner(step);
+    at::NoGradGuard no_grad;
+    if (step == 2) {  // 0-based: the third step
+      before.clear();
+      for (const auto& p : params) before.push_back(p.detach().clone());
+      if (world_rank() == 0) {
+        poisoned_original = params[0].detach().clone();
+        params[0].view({-1})[0].fill_(std::numeric_limits<float>::quiet_NaN());
+      }
+    } else if (step == 3) {
+      if (world_rank() == 0) params[0].copy_(poisoned_original);
+      for (size_t i = 0; i < params.size(); ++i) {
+        EXPECT_TRUE(at::equal(params[i], before[i])) << "parameter " << i << " moved";
+        ++compared;
+      }
+    }
+  };
+  TrainerOptions o = trainer_options(c);
+  o.checkpoint_dir = "";
+  o.print_progress = false;
+  Trainer trainer(o, e.model, e.params, g, synthetic_corpus(), e.hooks);
+  const TrainResult r = trainer.run();
+  EXPECT_EQ(compared, static_cast<int>(params.size()));
+  EXPECT_EQ(r.skipped_steps, 1);
+  ASSERT_EQ(r.train_losses.size(), 8u);
+  for (size_t i = 0; i < r.train_losses.size(); ++i) {
+    EXPECT_EQ(std::isfinite(r.train_losses[i]), i != 2) << "step " << i + 1;
+  }
+  EXPECT_LT(r.train_losses.back(), r.train_losses.front());
 }
 
 const std::vector<std::string> kMoE = {"model.moe_every_n_layers=1", "model.moe.num_experts=8",
