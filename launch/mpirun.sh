@@ -61,7 +61,8 @@ if [ -n "${SLURM_JOB_ID:-}" ] && [ -z "$hosts$hostfile" ]; then
   # Inside an allocation mpirun reads hosts and slots from Slurm.
   per_node=${per_node:-${SLURM_NTASKS_PER_NODE:-}}
   np=${np:-${SLURM_NTASKS:-}}
-  cores=${SLURM_CPUS_ON_NODE:-$cores}
+  # The CPUs Slurm gave this job on the node, unless this host has fewer (an overcommitted node).
+  [ "${SLURM_CPUS_ON_NODE:-$cores}" -ge "$cores" ] || cores=$SLURM_CPUS_ON_NODE
 fi
 num_hosts=1
 if [ -n "$hosts" ]; then

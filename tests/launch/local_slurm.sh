@@ -48,8 +48,7 @@ slurm_start() {
   host=$(hostname -s)
   rm -rf "$dir" && mkdir -p "$dir"/{munge,ctld,spool,log}
   dir=$(cd "$dir" && pwd)
-  # munged refuses keys and sockets in directories other users may write; the path to them must
-  # be traversable by munge.
+  # munged wants its socket directory traversable by all and its key readable by munge only.
   chmod 755 "$dir" && chmod 755 "$dir/munge" && chown munge:munge "$dir/munge"
   dd if=/dev/urandom of="$dir/munge/munge.key" bs=1024 count=1 status=none
   chown munge:munge "$dir/munge/munge.key" && chmod 400 "$dir/munge/munge.key"
@@ -62,10 +61,16 @@ slurm_start() {
   ctld_port=$(slurm_free_port 16817)
   slurmd_port=$(slurm_free_port $((ctld_port + 1)))
   # The node line as slurmd sees this machine, memory lowered so the node is never "low mem".
-  local node_line
+  # At least 4 CPUs are declared (SlurmdParameters=config_overrides lets slurmd accept more than
+  # the hardware has), so the batch scripts' 4-task layouts fit on a 2-core machine as they are,
+  # without --overcommit.
+  local node_line mem
   node_line=$(/usr/sbin/slurmd -C | head -1)
-  local mem=${node_line##*RealMemory=}
+  mem=${node_line##*RealMemory=}
   node_line="${node_line% RealMemory=*} RealMemory=$((mem * 9 / 10))"
+  if [ "$(nproc)" -lt 4 ]; then
+    node_line="NodeName=$host CPUs=4 Boards=1 SocketsPerBoard=1 CoresPerSocket=4 ThreadsPerCore=1 RealMemory=$((mem * 9 / 10))"
+  fi
   cat >"$dir/slurm.conf" <<EOF
 ClusterName=sytest
 SlurmctldHost=$host(127.0.0.1)
@@ -74,7 +79,8 @@ SlurmdPort=$slurmd_port
 SlurmUser=root
 SlurmdUser=root
 AuthType=auth/munge
-AuthInfo=socket=$dir/munge/munge.socket
+# cred_expire: a requeued job may start again after cred_expire + 1 s (default 120 s).
+AuthInfo=socket=$dir/munge/munge.socket,cred_expire=20
 CredType=cred/munge
 ProctrackType=proctrack/linuxproc
 TaskPlugin=task/none
@@ -84,6 +90,7 @@ SelectType=select/cons_tres
 SelectTypeParameters=CR_Core
 MpiDefault=none
 ReturnToService=2
+SlurmdParameters=config_overrides
 JobRequeue=1
 StateSaveLocation=$dir/ctld
 SlurmdSpoolDir=$dir/spool
@@ -124,6 +131,13 @@ EOF
   return 1
 }
 
+# True while PID runs (a daemon whose parent does not reap it stays a zombie: not running).
+slurm_alive() {
+  local state
+  state=$(ps -o stat= -p "$1" 2>/dev/null) || return 1
+  [[ $state != Z* ]]
+}
+
 slurm_stop() {
   local pid i
   # Reverse order: slurmd, slurmctld, munged.
@@ -132,8 +146,8 @@ slurm_stop() {
     [ -n "$pid" ] && kill "$pid" 2>/dev/null || true
   done
   for pid in "${SLURM_TEST_PIDS[@]}"; do
-    for i in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$pid" 2>/dev/null || true
+    for i in $(seq 1 50); do slurm_alive "$pid" || break; sleep 0.1; done
+    ! slurm_alive "$pid" || kill -9 "$pid" 2>/dev/null || true
   done
   SLURM_TEST_PIDS=()
 }
