@@ -16,10 +16,10 @@ struct RunEnv {
   std::string launcher;
   int world_size = 0;  // 0 = not started by a known launcher
   int world_rank = 0;
-  int local_rank = 0;   // index of this process among the job's processes on its node
-  int local_size = 0;   // processes of the job on this node; 0 = unknown
-  int node_rank = -1;   // index of this node in the job; -1 = unknown (mpirun does not say)
-  int num_nodes = 0;    // nodes of the job; 0 = unknown
+  int local_rank = 0;           // index of this process among the job's processes on its node
+  int local_size = 0;           // processes of the job on this node; 0 = unknown
+  int node_rank = -1;           // index of this node in the job; -1 = unknown (mpirun does not say)
+  int num_nodes = 0;            // nodes of the job; 0 = unknown
   std::string slurm_job_id;     // SLURM_JOB_ID, empty outside Slurm
   int slurm_restart_count = 0;  // SLURM_RESTART_COUNT: times the job was requeued
 };

@@ -90,8 +90,8 @@ Experiment build_experiment(const config::ExperimentConfig& c,
       parallel.all_to_all = e.all_to_all;
       parallel.batch_group = groups.world;
     }
-    models::MoEFeedForward ffn(models::build_moe_layer(options, parallel, e.aux_losses.get(),
-                                                        extensions.routers));
+    models::MoEFeedForward ffn(
+        models::build_moe_layer(options, parallel, e.aux_losses.get(), extensions.routers));
     e.moe_layers.push_back(ffn);
     return torch::nn::AnyModule(ffn);
   };

@@ -18,7 +18,8 @@ namespace example {
 class CosineRouter : public switchyard::models::Router {
  public:
   // routing_dim: d_r; temperature: tau (X-MoE uses a small value such as 0.07).
-  CosineRouter(const switchyard::models::RouterOptions& options, int64_t routing_dim,
+  CosineRouter(const switchyard::models::RouterOptions& options,
+               int64_t routing_dim,
                double temperature);
 
   switchyard::models::RoutingResult route(

@@ -69,8 +69,8 @@ int train(int argc, char** argv, int rank, int world_size) {
               << " route() calls on rank 0\n";
     if (!result.train_losses.empty()) {
       std::cout << "train loss " << result.train_losses.front() << " (first step) -> "
-                << result.train_losses.back() << " (last step); val loss "
-                << result.final_val_loss << std::endl;
+                << result.train_losses.back() << " (last step); val loss " << result.final_val_loss
+                << std::endl;
     }
   }
   return 0;

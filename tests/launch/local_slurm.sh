@@ -33,7 +33,7 @@ slurm_ensure_packages() {
 # A TCP port nobody listens on, from $1 upwards.
 slurm_free_port() {
   local port=$1
-  while ss -ltnH "( sport = :$port )" 2>/dev/null | grep -q .; do port=$((port + 1)); done
+  while (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do port=$((port + 1)); done
   echo "$port"
 }
 
@@ -46,6 +46,16 @@ slurm_start() {
     return 1
   fi
   host=$(hostname -s)
+  # Daemons of an earlier run in DIR that was killed before it could stop them (a ctest timeout
+  # kills without a trap): stop them by their pid files first.
+  local f pid
+  for f in "$dir/slurmd.pid" "$dir/slurmctld.pid" "$dir/munge/munged.pid"; do
+    pid=$(cat "$f" 2>/dev/null) || continue
+    if slurm_alive "$pid" && grep -qE 'munged|slurmctld|slurmd' "/proc/$pid/comm" 2>/dev/null; then
+      slurm_log "stopping daemon $pid left by an earlier run"
+      kill "$pid" 2>/dev/null || true
+    fi
+  done
   rm -rf "$dir" && mkdir -p "$dir"/{munge,ctld,spool,log}
   dir=$(cd "$dir" && pwd)
   # munged wants its socket directory traversable by all and its key readable by munge only.
@@ -134,8 +144,8 @@ EOF
 # True while PID runs (a daemon whose parent does not reap it stays a zombie: not running).
 slurm_alive() {
   local state
-  state=$(ps -o stat= -p "$1" 2>/dev/null) || return 1
-  [[ $state != Z* ]]
+  state=$(sed -n 's/^.*) \(.\).*/\1/p' "/proc/$1/stat" 2>/dev/null) || return 1
+  [ -n "$state" ] && [ "$state" != Z ]
 }
 
 slurm_stop() {

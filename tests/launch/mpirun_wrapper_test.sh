@@ -33,7 +33,12 @@ fi
 # A hostfile: 3 hosts (comments and blank lines ignored) x 2 ranks.
 printf '# cluster\nn1 slots=2\n\nn2 slots=2\nn3 slots=2\n' >"$work/hosts"
 line=$($wrap --dry-run --hostfile "$work/hosts" -N 2 -- train c.pbtxt)
-expect_in "$line" "-np 6" "--hostfile $work/hosts" "--map-by ppr:2:node"
+expect_in "$line" "-np 6" "--hostfile $work/hosts"
+if [ "$cores" -ge 2 ]; then
+  expect_in "$line" "--map-by ppr:2:node:PE=$((cores / 2))" "--bind-to core"
+else
+  expect_in "$line" "--map-by ppr:2:node" "--bind-to none" "--oversubscribe"
+fi
 # More ranks than cores on this machine: no binding, oversubscribe, idle ranks yield.
 line=$($wrap --dry-run -n $((2 * cores + 1)) -- train c.pbtxt)
 expect_in "$line" "-np $((2 * cores + 1))" "--bind-to none" "--oversubscribe" \
