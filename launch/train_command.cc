@@ -79,6 +79,8 @@ int run_train(const std::vector<std::string>& args) {
       "Trains the experiment in FILE. Under mpirun or srun every rank runs this command.\n"
       "SIGUSR1 or SIGTERM: finish the step, checkpoint, exit 75 (resume by running again).");
   if (parsed.help) return kExitOk;
+  // First thing: a preemption signal during start-up must be remembered, not kill the rank.
+  install_stop_handlers();
   config::ExperimentConfig cfg = config::load_config(parsed.file, parsed.sets);
 
   MpiSession mpi;
@@ -97,7 +99,6 @@ int run_train(const std::vector<std::string>& args) {
     return kExitUsage;
   }
   setup_logging(rank, cfg.logging().level());
-  install_stop_handlers();
   const RunEnv run_env = read_run_env();
   if (rank == 0 && !run_env.launcher.empty()) {
     spdlog::info("launcher {}: {} rank(s), {} node(s){}", run_env.launcher, run_env.world_size,

@@ -13,7 +13,9 @@ sy_slurm_job() {
   local launcher=$1 config=$2
   shift 2
   cd "${SWITCHYARD_HOME:-${SLURM_SUBMIT_DIR:-.}}" || return 1
-  local bin=${SWITCHYARD_BIN:-build/launch/switchyard}
+  local bin=${SWITCHYARD_BIN:-build/launch/switchyard} pid="" stop=0
+  # A signal before the ranks run must not kill this shell: remember it, forward it later.
+  trap 'stop=1; [ -z "$pid" ] || kill -USR1 "$pid" 2>/dev/null || true' USR1 TERM
   local restarts=${SLURM_RESTART_COUNT:-0} max=${SWITCHYARD_MAX_REQUEUES:-20}
   echo "switchyard job ${SLURM_JOB_ID:-?} run $((restarts + 1)): ${SLURM_NTASKS:-?} tasks on" \
     "${SLURM_JOB_NUM_NODES:-?} node(s) (${SLURM_JOB_NODELIST:-?}), launcher $launcher"
@@ -32,11 +34,13 @@ sy_slurm_job() {
       return 2
       ;;
   esac
-  local pid=$! rc
+  pid=$!
+  local rc
   # Bash runs a trap only between commands: the launcher runs in the background and `wait`
   # returns early when a signal arrives.
-  trap "echo 'switchyard job: preemption signal, forwarding SIGUSR1 to the ranks'; \
-        kill -USR1 $pid 2>/dev/null || true" USR1 TERM
+  trap 'echo "switchyard job: preemption signal, forwarding SIGUSR1 to the ranks"
+        kill -USR1 "$pid" 2>/dev/null || true' USR1 TERM
+  [ "$stop" -eq 0 ] || kill -USR1 "$pid" 2>/dev/null || true
   while :; do
     wait "$pid"
     rc=$?
