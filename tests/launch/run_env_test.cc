@@ -1,6 +1,8 @@
 // launch/run_env: rank, local rank, node and world size from the variables Open MPI's mpirun,
-// Slurm's srun (with PMIx) and a bare PMIx launcher set, with the values those launchers were
-// seen to set on this machine kind (mpirun -np 2 and srun --mpi=pmix -n 2 under Slurm 22.05).
+// Slurm's srun (with PMIx) and a bare PMIx launcher set. The variable sets are those seen on this
+// machine kind (Open MPI 4.1 mpirun; Slurm 22.05 srun --mpi=pmix tasks, which have SLURM_STEP_ID,
+// and an sbatch shell, which has SLURM_PROCID but no SLURM_STEP_ID); the values are chosen so
+// that every field comes from a different number.
 #include "launch/run_env.h"
 
 #include <map>
