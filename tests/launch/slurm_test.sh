@@ -4,7 +4,8 @@
 # 1. Installs slurm-wlm and munge when missing, starts munged, slurmctld and slurmd on loopback
 #    with everything under WORKDIR (tests/launch/local_slurm.sh).
 # 2. Normal job: launch/slurm/single_node.sbatch (srun --mpi=pmix), 4 tasks of a short training
-#    run; the job must end COMPLETED and the training loss must go down.
+#    run; the job must end COMPLETED and the training loss must go down. Then
+#    launch/slurm/multi_node_srun.sbatch on 1 node x 4 tasks, 5 steps, must COMPLETE too.
 # 3. Preemption: launch/slurm/multi_node_mpirun.sbatch (mpirun inside the allocation) on one node,
 #    4 tasks; after a few steps `scancel --signal=USR1 --batch` (what --signal=B:USR1@T sends
 #    before the time limit). The ranks must checkpoint at some step S, the batch script must
@@ -94,6 +95,16 @@ last=$(printf '%s\n' "${l[@]: -5}" | awk '{s += $1} END {print s / NR}')
 awk -v a="$first" -v b="$last" 'BEGIN {exit !(b < a - 0.5)}' ||
   fail "loss did not go down: first 5 steps $first, last 5 steps $last"
 echo "PASS: job $job1 COMPLETED in $((SECONDS - t0)) s; loss $first (steps 1-5) -> $last (steps 56-60)"
+
+# The multi-node srun script, squeezed onto this one node: it must run as shipped.
+run3=$work/job3
+out3=$work/job3.out
+job3=$(sbatch --parsable --nodes=1 --ntasks-per-node=4 --time=10 --output="$out3" \
+         launch/slurm/multi_node_srun.sbatch examples/configs/default.pbtxt "${common[@]}" \
+         --set train.num_steps=5 --set logging.run_dir="$run3") || fail "sbatch failed"
+wait_state "$job3" COMPLETED 240 || { show_job "$job3" "$out3"; fail "job $job3 did not complete"; }
+[ "$(grep -c '"loss"' "$run3/metrics.jsonl")" -eq 5 ] || fail "job $job3: expected 5 steps"
+echo "PASS: job $job3 (multi_node_srun.sbatch on 1 node x 4 tasks) COMPLETED"
 
 # --- 3. preemption, requeue and resume --------------------------------------------------------
 run2=$work/job2
