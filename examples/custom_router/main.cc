@@ -2,7 +2,7 @@
 // without editing the library. It registers "cosine" (cosine_router.h) in a RouterRegistry next
 // to the built-in routers, builds the experiment from a normal config file with that registry,
 // and trains. Run it like `switchyard train` (one process, or every rank under mpirun/srun):
-//   build/examples/custom_router/custom_router examples/custom_router/cosine.pbtxt \
+//   build/examples/custom_router/custom_router examples/custom_router/cosine.pbtxt
 //       [--set path=value ...]
 #include <mpi.h>
 
