@@ -12,6 +12,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libspdlog-dev libfmt-dev nlohmann-json3-dev libssl-dev
   gnuplot-nox
+  slurm-wlm munge  # a real one-node Slurm for the batch-script test (tests/launch/slurm_test.sh)
 )
 
 missing=()

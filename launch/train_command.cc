@@ -20,7 +20,9 @@
 #include "core/threads.h"
 #include "launch/cli.h"
 #include "launch/config_args.h"
+#include "launch/gpu_device.h"
 #include "launch/mpi_session.h"
+#include "launch/run_env.h"
 #include "train/experiment.h"
 
 namespace switchyard::launch {
@@ -77,6 +79,8 @@ int run_train(const std::vector<std::string>& args) {
       "Trains the experiment in FILE. Under mpirun or srun every rank runs this command.\n"
       "SIGUSR1 or SIGTERM: finish the step, checkpoint, exit 75 (resume by running again).");
   if (parsed.help) return kExitOk;
+  // First thing: a preemption signal during start-up must be remembered, not kill the rank.
+  install_stop_handlers();
   config::ExperimentConfig cfg = config::load_config(parsed.file, parsed.sets);
 
   MpiSession mpi;
@@ -95,7 +99,19 @@ int run_train(const std::vector<std::string>& args) {
     return kExitUsage;
   }
   setup_logging(rank, cfg.logging().level());
-  install_stop_handlers();
+  const RunEnv run_env = read_run_env();
+  if (rank == 0 && !run_env.launcher.empty()) {
+    spdlog::info("launcher {}: {} rank(s), {} node(s){}", run_env.launcher, run_env.world_size,
+                 run_env.num_nodes > 0 ? std::to_string(run_env.num_nodes) : "?",
+                 run_env.slurm_job_id.empty()
+                     ? std::string()
+                     : ", slurm job " + run_env.slurm_job_id + " restart " +
+                           std::to_string(run_env.slurm_restart_count));
+  }
+  if (cfg.comm().backend() == config::CommConfig::NCCL) {
+    // GPU builds: one device per local rank, chosen before NCCL binds to the current device.
+    spdlog::info("{}", select_gpu_for_local_rank(run_env.local_rank));
+  }
   try {
     auto world = comm::make_world_communicator(cfg.comm(), comm::TimeoutAction::kAbort);
     const comm::Topology topology =

@@ -67,7 +67,9 @@ models::LanguageModelOptions language_model_options(const config::ExperimentConf
   return o;
 }
 
-Experiment build_experiment(const config::ExperimentConfig& c, const comm::ProcessGroups& groups) {
+Experiment build_experiment(const config::ExperimentConfig& c,
+                            const comm::ProcessGroups& groups,
+                            const ExperimentExtensions& extensions) {
   Experiment e;
   e.aux_losses = std::make_unique<models::AuxLossCollector>();
   const config::ModelConfig& m = c.model();
@@ -81,13 +83,15 @@ Experiment build_experiment(const config::ExperimentConfig& c, const comm::Proce
     models::MoEBuildOptions options =
         models::moe_options_from_config(m.moe(), m.hidden_size(), m.seq_length(), layer,
                                         c.train().seed(), groups.topology.num_nodes);
+    if (!extensions.router_kind.empty()) options.router.kind = extensions.router_kind;
     models::MoEParallel parallel;
     if (groups.expert_parallel_size > 1) {
       parallel.expert_group = groups.expert;
       parallel.all_to_all = e.all_to_all;
       parallel.batch_group = groups.world;
     }
-    models::MoEFeedForward ffn(models::build_moe_layer(options, parallel, e.aux_losses.get()));
+    models::MoEFeedForward ffn(
+        models::build_moe_layer(options, parallel, e.aux_losses.get(), extensions.routers));
     e.moe_layers.push_back(ffn);
     return torch::nn::AnyModule(ffn);
   };

@@ -5,12 +5,14 @@
 #pragma once
 
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "comm/all_to_all.h"
 #include "comm/process_groups.h"
 #include "core/config/experiment.pb.h"
 #include "models/moe/aux_loss_collector.h"
+#include "models/moe/router_registry.h"
 #include "models/transformer/language_model.h"
 #include "models/transformer/moe_feed_forward.h"
 #include "models/transformer/sampling.h"
@@ -28,10 +30,21 @@ struct Experiment {
   ModelHooks hooks;
 };
 
+// For programs that build experiments in their own code (examples/custom_router/): routers
+// added without editing the library.
+struct ExperimentExtensions {
+  // The router kinds MoE layers are built from; add yours with routers.add(name, factory).
+  models::RouterRegistry routers = models::RouterRegistry::with_builtins();
+  // When not empty, every MoE layer uses this registered kind instead of model.moe.router.kind;
+  // the other router fields still reach the factory through RouterOptions.
+  std::string router_kind;
+};
+
 // Builds the model with identical dense parameters on every rank (seeded by train.seed) and this
 // rank's experts. Not collective.
 Experiment build_experiment(const config::ExperimentConfig& config,
-                            const comm::ProcessGroups& groups);
+                            const comm::ProcessGroups& groups,
+                            const ExperimentExtensions& extensions = {});
 
 TrainerOptions trainer_options(const config::ExperimentConfig& config);
 CorpusOptions corpus_options(const config::ExperimentConfig& config);

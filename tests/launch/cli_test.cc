@@ -3,6 +3,7 @@
 #include <sys/wait.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -76,6 +77,26 @@ TEST(Cli, DefaultConfigValidates) {
   const CliRun r = run_switchyard(std::string("config validate ") + kDefault);
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_THAT(r.out, HasSubstr("valid for 4 ranks"));
+}
+
+// Every config shipped in examples/configs/ (found at test time, so configs added later are
+// covered) validates, and examples/README.md walks through it.
+TEST(Cli, EveryExampleConfigValidatesAndIsDocumented) {
+  const std::string readme = slurp(std::string(SY_SOURCE_DIR) + "/examples/README.md");
+  ASSERT_FALSE(readme.empty()) << "examples/README.md is missing";
+  int count = 0;
+  for (const auto& entry :
+       std::filesystem::directory_iterator(std::string(SY_SOURCE_DIR) + "/examples/configs")) {
+    if (entry.path().extension() != ".pbtxt") continue;
+    ++count;
+    const std::string file = "examples/configs/" + entry.path().filename().string();
+    const CliRun r = run_switchyard("config validate " + file);
+    EXPECT_EQ(r.exit_code, 0) << file << ": " << r.err;
+    EXPECT_THAT(r.out, HasSubstr("valid")) << file;
+    EXPECT_THAT(readme, HasSubstr("`" + file + "`"))
+        << file << " has no entry in examples/README.md";
+  }
+  EXPECT_GE(count, 6) << "expected at least the 6 configs of this version";
 }
 
 TEST(Cli, PrintShowsEveryDefault) {
