@@ -25,6 +25,7 @@ CLUSTER_HOSTS=0
 CLUSTER_DIR=""
 CLUSTER_RELAY_PIDS=()
 CLUSTER_MPIRUN_PID=""
+CLUSTER_MPIRUN_STATUS=""
 
 cluster_fail() {
   echo "CLUSTER FAIL: $*" >&2
@@ -173,21 +174,22 @@ cluster_mpirun_bg() {
   CLUSTER_MPIRUN_PID=$!
 }
 
-# Waits up to S seconds for the background mpirun; prints its status, or "hung".
+# Waits up to S seconds for the background mpirun; sets CLUSTER_MPIRUN_STATUS to its exit
+# status, or to "hung" if it is still running (call it directly, not in $(...): only this shell
+# can wait for its child).
 cluster_wait_mpirun() {
-  local s=$1 rc
+  local s=$1
   for _ in $(seq $((s * 10))); do
     kill -0 "$CLUSTER_MPIRUN_PID" 2>/dev/null || break
     sleep 0.1
   done
   if kill -0 "$CLUSTER_MPIRUN_PID" 2>/dev/null; then
-    echo hung
+    CLUSTER_MPIRUN_STATUS=hung
     return 0
   fi
   wait "$CLUSTER_MPIRUN_PID"
-  rc=$?
+  CLUSTER_MPIRUN_STATUS=$?
   CLUSTER_MPIRUN_PID=""
-  echo "$rc"
 }
 
 cluster_host_pids() { ip netns pids "$(cluster_ns "$1")"; }
@@ -198,9 +200,17 @@ cluster_cut() {
   cluster_log "cut the data cable of host $1"
 }
 
+# Reconnects the data cable of host I and prints how many frames the cut dropped.
 cluster_reconnect() {
+  local n
+  n=$(grep -c reconnected "$CLUSTER_DIR/relay$1.log")
   kill -USR2 "${CLUSTER_RELAY_PIDS[$1]}"
-  cluster_log "reconnected the data cable of host $1"
+  for _ in $(seq 30); do
+    [ "$(grep -c reconnected "$CLUSTER_DIR/relay$1.log")" -gt "$n" ] && break
+    sleep 0.1
+  done
+  cluster_log "reconnected the data cable of host $1: $(grep reconnected "$CLUSTER_DIR/relay$1.log" | tail -1)"
+  grep reconnected "$CLUSTER_DIR/relay$1.log" | tail -1 | awk '{print $2}'
 }
 
 cluster_kill_host() {

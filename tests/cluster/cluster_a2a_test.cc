@@ -154,7 +154,7 @@ TEST(ClusterTraffic, InterNodeBytesEqualDataNicBytes) {
       std::printf(
           "%s: counted inter-node %lld B in %lld msgs, data NICs sent %lld B (+%.2f%%), "
           "counted intra-node %lld B, loopback %lld B\n",
-          a2a->name().c_str(), static_cast<long long>(w.counted_inter),
+          std::string(a2a->name()).c_str(), static_cast<long long>(w.counted_inter),
           static_cast<long long>(w.inter_messages), static_cast<long long>(w.nic_tx),
           overhead * 100, static_cast<long long>(w.counted_intra), static_cast<long long>(w.lo_tx));
     }

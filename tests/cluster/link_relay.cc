@@ -113,7 +113,19 @@ int main(int argc, char** argv) {
               static_cast<int>(getpid()), delay_ns / 1e3, rate_bps / 1e6, loss * 100);
   std::fflush(stdout);
 
+  bool was_cut = false;
+  uint64_t dropped_at_cut = 0;
   while (!g_stop) {
+    // Report each cut when it ends, so a test can prove that the cut dropped live traffic.
+    const bool cut_now = g_cut != 0;
+    const uint64_t dropped = dir[0].dropped_cut + dir[1].dropped_cut;
+    if (cut_now && !was_cut) dropped_at_cut = dropped;
+    if (!cut_now && was_cut) {
+      std::printf("reconnected: %lu frames dropped during the cut\n",
+                  static_cast<unsigned long>(dropped - dropped_at_cut));
+      std::fflush(stdout);
+    }
+    was_cut = cut_now;
     const uint64_t t = now_ns();
     int64_t wait_ns = -1;
     for (int d = 0; d < 2; ++d) {
