@@ -23,7 +23,7 @@ fail() {
 }
 
 steps=24
-timeout_ms=4000
+timeout_ms=6000
 [ "$mode" = shortcut ] && timeout_ms=15000
 run=$work/$mode
 rm -rf "$run" && mkdir -p "$run"
