@@ -22,7 +22,7 @@ fail() {
   exit 1
 }
 
-steps=24
+steps=16
 timeout_ms=6000
 [ "$mode" = shortcut ] && timeout_ms=15000
 run=$work/$mode
