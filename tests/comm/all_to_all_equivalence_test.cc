@@ -15,6 +15,7 @@
 #include "comm/topology.h"
 #include "core/errors.h"
 #include "tests/comm/a2a_fuzz.h"
+#include "tests/comm/a2a_test_util.h"
 
 namespace switchyard::comm {
 namespace {
