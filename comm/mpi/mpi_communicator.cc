@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstring>
 #include <functional>
+#include <string>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -168,6 +169,29 @@ int checked_int(int64_t value, const char* what, const CommErrorContext& ctx) {
   return static_cast<int>(value);
 }
 
+// "[0,2,4]": the world ranks of `comm`'s members, in group order (local group calls only, so it
+// works while a peer or link is gone); "[?]" if MPI refuses.
+std::string world_ranks_of(MPI_Comm comm) {
+  MPI_Group group = MPI_GROUP_NULL;
+  MPI_Group world = MPI_GROUP_NULL;
+  int size = 0;
+  if (MPI_Comm_group(comm, &group) != MPI_SUCCESS || MPI_Group_size(group, &size) != MPI_SUCCESS ||
+      MPI_Comm_group(MPI_COMM_WORLD, &world) != MPI_SUCCESS) {
+    return "[?]";
+  }
+  std::vector<int> local(size);   // [size] 0..size-1
+  std::vector<int> global(size);  // [size] their world ranks
+  for (int i = 0; i < size; ++i) local[i] = i;
+  const bool ok =
+      MPI_Group_translate_ranks(group, size, local.data(), world, global.data()) == MPI_SUCCESS;
+  MPI_Group_free(&group);
+  MPI_Group_free(&world);
+  if (!ok) return "[?]";
+  std::string text = "[";
+  for (int i = 0; i < size; ++i) text += (i ? "," : "") + std::to_string(global[i]);
+  return text + "]";
+}
+
 class MpiWork : public Work {
  public:
   MpiWork(std::shared_ptr<State> state,
@@ -244,10 +268,10 @@ class MpiWork : public Work {
   [[noreturn]] void on_timeout(std::chrono::milliseconds budget) {
     if (state_->options.on_timeout == TimeoutAction::kAbort) {
       std::fprintf(stderr,
-                   "switchyard: comm timeout: world rank %d: %s did not complete within %lld ms; "
-                   "aborting the job\n",
+                   "switchyard: comm timeout: world rank %d: %s with world ranks %s did not "
+                   "complete within %lld ms; aborting the job\n",
                    state_->world_rank, describe(context_).c_str(),
-                   static_cast<long long>(budget.count()));
+                   world_ranks_of(state_->comm).c_str(), static_cast<long long>(budget.count()));
       std::fflush(stderr);
       MPI_Abort(MPI_COMM_WORLD, state_->options.abort_exit_code);
       std::abort();  // MPI_Abort does not return; keep [[noreturn]] honest.
