@@ -13,6 +13,7 @@ packages=(
   libspdlog-dev libfmt-dev nlohmann-json3-dev libssl-dev
   gnuplot-nox
   slurm-wlm munge  # a real one-node Slurm for the batch-script test (tests/launch/slurm_test.sh)
+  iproute2 util-linux  # ip, tc, unshare for the emulated cluster tests (tests/cluster/)
 )
 
 missing=()
