@@ -154,8 +154,7 @@ Experiment build_experiment(const config::ExperimentConfig& c, const comm::Proce
   e.hooks.restore_router_stages = [layers](const std::vector<int>& stages) mutable {
     if (stages.size() != layers.size()) {
       throw Error("checkpoint stores " + std::to_string(stages.size()) +
-                  " router stages, the model has " + std::to_string(layers.size()) +
-                  " MoE layers");
+                  " router stages, the model has " + std::to_string(layers.size()) + " MoE layers");
     }
     for (size_t i = 0; i < layers.size(); ++i) {
       if (stages[i] != 0) layers[i]->layer()->router().restore_stage(stages[i]);

@@ -1,5 +1,6 @@
 #include "models/moe/stablemoe_router.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include <ATen/ATen.h>
