@@ -162,7 +162,9 @@ int run(const MoeBenchArgs& a) {
       double dropped = 0.0;
       auto moe_step = [&](int64_t step) {
         aux.clear();
-        models::MoEOutput out = layer->forward(x, {step, {}});
+        models::MoEForwardArgs args;
+        args.step = step;
+        models::MoEOutput out = layer->forward(x, args);
         ((out.output * grad_out).sum() + aux.weighted_sum()).backward();
         layer->zero_grad();
         x.mutable_grad().reset();

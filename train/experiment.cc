@@ -8,7 +8,9 @@
 
 #include "comm/make_all_to_all.h"
 #include "comm/make_communicator.h"
+#include "core/errors.h"
 #include "models/moe/moe_builder.h"
+#include "train/routing_probe.h"
 
 namespace switchyard::train {
 namespace {
@@ -84,6 +86,7 @@ Experiment build_experiment(const config::ExperimentConfig& c,
         models::moe_options_from_config(m.moe(), m.hidden_size(), m.seq_length(), layer,
                                         c.train().seed(), groups.topology.num_nodes);
     if (!extensions.router_kind.empty()) options.router.kind = extensions.router_kind;
+    options.router.vocab_size = m.vocab_size();  // StableMoE's distilled router
     models::MoEParallel parallel;
     if (groups.expert_parallel_size > 1) {
       parallel.expert_group = groups.expert;
@@ -146,11 +149,36 @@ Experiment build_experiment(const config::ExperimentConfig& c,
     for (auto& l : layers) l->layer()->update_expert_bias(world.get());
   };
   if (!m.moe().router().aux_free_bias().enabled()) e.hooks.after_optimizer_step = nullptr;
+  // StableMoE stage per layer: saved in checkpoint manifests, restored on resume.
+  e.hooks.router_stages = [layers]() mutable {
+    std::vector<int> stages;
+    for (auto& l : layers) stages.push_back(l->layer()->router().stage());
+    return stages;
+  };
+  e.hooks.restore_router_stages = [layers](const std::vector<int>& stages) mutable {
+    if (stages.size() != layers.size()) {
+      throw Error("checkpoint stores " + std::to_string(stages.size()) +
+                  " router stages, the model has " + std::to_string(layers.size()) + " MoE layers");
+    }
+    for (size_t i = 0; i < layers.size(); ++i) {
+      if (stages[i] != 0) layers[i]->layer()->router().restore_stage(stages[i]);
+    }
+  };
+  if (!layers.empty()) {
+    // Routing fluctuation and Dirichlet distance of the probe batch (train/routing_probe.h).
+    const models::MoEBuildOptions probe_options =
+        models::moe_options_from_config(m.moe(), m.hidden_size(), m.seq_length(), 0, 0);
+    auto probe = std::make_shared<RoutingProbe>(layers, world, probe_options.layer.aux.dpsl_prior);
+    e.hooks.routing_probe = [probe]() { return probe->measure(); };
+  }
   if (layers.empty()) {
     e.hooks.set_step = nullptr;
     e.hooks.routing_metrics = nullptr;
     e.hooks.stage_times = nullptr;
     e.hooks.after_optimizer_step = nullptr;
+    e.hooks.router_stages = nullptr;
+    e.hooks.restore_router_stages = nullptr;
+    e.hooks.routing_probe = nullptr;
   }
   return e;
 }
@@ -184,6 +212,7 @@ TrainerOptions trainer_options(const config::ExperimentConfig& c) {
   o.checkpoint_every = c.checkpoint().every_steps();
   o.keep_last = c.checkpoint().keep_last();
   o.resume = c.checkpoint().resume();
+  o.routing_probe_every = c.logging().routing_probe_every();
   o.config = c;
   return o;
 }

@@ -39,7 +39,15 @@ void Optimizer::set_learning_rate(double lr) {
 
 void Optimizer::zero_grad() { adamw_->zero_grad(); }
 
-void Optimizer::step() { adamw_->step(); }
+void Optimizer::step() {
+  // Frozen parameters (requires_grad = false, e.g. StableMoE's stage-2 distilled router) lose the
+  // gradient the synchronizer filled in, so AdamW skips them: no update, no weight decay, and
+  // their moments do not move (ALGORITHMS.md §10.6).
+  for (NamedParameter& p : params_) {
+    if (!p.tensor.requires_grad() && p.tensor.grad().defined()) p.tensor.mutable_grad().reset();
+  }
+  adamw_->step();
+}
 
 std::map<std::string, Optimizer::ParamState> Optimizer::state() const {
   std::map<std::string, ParamState> out;

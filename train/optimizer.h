@@ -35,6 +35,7 @@ class Optimizer {
 
   void set_learning_rate(double lr);
   void zero_grad();
+  // Parameters that do not require a gradient are frozen: they are skipped entirely.
   void step();
 
   // The per-parameter state: exp_avg, exp_avg_sq (same shape as the parameter) and step (a

@@ -145,6 +145,18 @@ double Trainer::train_step(int64_t step, double* grad_norm, bool* skipped, nlohm
   return global_mean(loss.item<double>());
 }
 
+nlohmann::json Trainer::run_routing_probe() {
+  {
+    torch::NoGradGuard no_grad;
+    model_->eval();
+    const Batch batch = sampler_.batch(Split::kVal, 0, corpus_.val);
+    model_->forward(batch.inputs);
+    if (hooks_.aux_losses) hooks_.aux_losses->clear();
+    model_->train();
+  }
+  return hooks_.routing_probe();
+}
+
 double Trainer::evaluate() {
   torch::NoGradGuard no_grad;
   model_->eval();
@@ -189,6 +201,9 @@ void Trainer::save_checkpoint(int64_t steps_completed) {
     m.set_num_experts(options_.config.model().moe().num_experts());
     m.set_seed(options_.seed);
     m.set_data_position(steps_completed);
+    if (hooks_.router_stages) {
+      for (int stage : hooks_.router_stages()) m.add_router_stage(stage);
+    }
     std::vector<std::string> names;
     for (const auto& e : std::filesystem::directory_iterator(store.staging_dir(steps_completed))) {
       names.push_back(e.path().filename().string());
@@ -226,6 +241,9 @@ int64_t Trainer::restore_latest() {
     for (auto& [name, t] : read_safetensors(dir + "/" + f.name()).tensors) stored[name] = t;
   }
   optimizer_->load_state(restore_from_checkpoint(stored, params_));
+  if (hooks_.restore_router_stages && m.router_stage_size() > 0) {
+    hooks_.restore_router_stages({m.router_stage().begin(), m.router_stage().end()});
+  }
   return m.step();
 }
 
@@ -281,6 +299,10 @@ TrainResult Trainer::run(const std::atomic<bool>* stop_requested) {
       }
     }
     if (hooks_.routing_metrics) record["moe"] = hooks_.routing_metrics();
+    if (hooks_.routing_probe && options_.routing_probe_every > 0 &&
+        done % options_.routing_probe_every == 0) {
+      record["routing_probe"] = run_routing_probe();
+    }
     if (options_.eval_every > 0 && done % options_.eval_every == 0 && done < options_.num_steps) {
       const double val = evaluate();
       record["val_loss"] = val;

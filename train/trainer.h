@@ -58,6 +58,9 @@ struct TrainerOptions {
   bool print_progress = true;
   // Stop (checkpoint and return, as on a stop request) once this many steps are done; -1 = no.
   int64_t stop_at_step = -1;
+  // Every N steps route the fixed probe batch (validation batch 0, eval mode, no gradient) and
+  // log hooks.routing_probe() as "routing_probe" in metrics.jsonl; 0 = never.
+  int64_t routing_probe_every = 0;
   // Stored in checkpoint manifests (the resolved config of the run).
   config::ExperimentConfig config;
 };
@@ -75,6 +78,13 @@ struct ModelHooks {
   std::function<nlohmann::json()> stage_times;
   // Per-layer routing statistics of the last forward, for metrics.jsonl.
   std::function<nlohmann::json()> routing_metrics;
+  // Router stage per MoE layer (StableMoE: 1 or 2; 0 = no stages), stored in checkpoint
+  // manifests, and its restore on resume.
+  std::function<std::vector<int>()> router_stages;
+  std::function<void(const std::vector<int>&)> restore_router_stages;
+  // Routing-quality metrics of the probe forward that just ran (see routing_probe_every).
+  // Collective over the world.
+  std::function<nlohmann::json()> routing_probe;
 };
 
 struct TrainResult {
@@ -116,6 +126,8 @@ class Trainer {
   // optimizer).
   double train_step(int64_t step, double* grad_norm, bool* skipped, nlohmann::json* times);
   double global_mean(double value);
+  // Routes the probe batch and returns hooks_.routing_probe(). Collective.
+  nlohmann::json run_routing_probe();
   bool any_rank(bool flag);
 
   TrainerOptions options_;

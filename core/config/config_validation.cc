@@ -108,6 +108,10 @@ void check_router(const MoELayerConfig& m, Checker& k) {
       k.positive(router.stablemoe().distilled_dim(), r + "stablemoe.distilled_dim");
       k.non_negative(router.stablemoe().balance_coeff(), r + "stablemoe.balance_coeff");
       k.non_negative(router.stablemoe().distill_coeff(), r + "stablemoe.distill_coeff");
+      k.require(!router.aux_free_bias().enabled(), r + "aux_free_bias.enabled",
+                "applies to kind TOP_K only (StableMoE balances with stablemoe.balance_coeff)");
+      k.require(router.group_limited().num_groups() == 0, r + "group_limited.num_groups",
+                "applies to kind TOP_K only");
       break;
     case RouterConfig::EXPERT_CHOICE:
       k.positive(router.expert_choice().capacity_factor(), r + "expert_choice.capacity_factor");
@@ -156,18 +160,14 @@ void check_router(const MoELayerConfig& m, Checker& k) {
 // field to change, instead of deep inside model construction.
 void check_implemented(const MoELayerConfig& m, Checker& k) {
   const RouterConfig::Kind kind = m.router().kind();
-  k.require(kind != RouterConfig::STABLEMOE && kind != RouterConfig::SMILE &&
-                kind != RouterConfig::LOCMOE,
-            "model.moe.router.kind",
+  k.require(kind != RouterConfig::SMILE && kind != RouterConfig::LOCMOE, "model.moe.router.kind",
             RouterConfig::Kind_Name(kind) +
-                " is not implemented in this version (TOP_K, GSHARD and "
-                "EXPERT_CHOICE are)");
+                " is not implemented in this version (TOP_K, GSHARD, EXPERT_CHOICE and "
+                "STABLEMOE are)");
   k.require(!m.dispatcher().rectify().intra_rank() && !m.dispatcher().rectify().fill_in(),
             "model.moe.dispatcher.rectify", "is not implemented in this version");
   k.require(m.aux_loss().erc().coeff() == 0, "model.moe.aux_loss.erc.coeff",
             "the ERC loss is not implemented in this version; leave it 0");
-  k.require(m.aux_loss().dpsl().coeff() == 0, "model.moe.aux_loss.dpsl.coeff",
-            "the DPSL loss is not implemented in this version; leave it 0");
 }
 
 void check_moe(const ExperimentConfig& c, Checker& k) {
@@ -199,6 +199,10 @@ void check_moe(const ExperimentConfig& c, Checker& k) {
   k.non_negative(a.dpsl().coeff(), "model.moe.aux_loss.dpsl.coeff");
   k.positive(a.dpsl().symmetric_concentration(), "model.moe.aux_loss.dpsl.symmetric_concentration");
   k.non_negative(a.dpsl().warmup_only_steps(), "model.moe.aux_loss.dpsl.warmup_only_steps");
+  if (a.dpsl().coeff() > 0) {
+    k.require(e >= 2, "model.moe.aux_loss.dpsl.coeff",
+              "needs model.moe.num_experts >= 2 (a Dirichlet prior over one expert is a point)");
+  }
   if (a.dpsl().concentration_size() > 0) {
     k.require(a.dpsl().concentration_size() == e, "model.moe.aux_loss.dpsl.concentration",
               "needs one value per expert (" + Checker::str(e) + "), got " +
@@ -290,6 +294,7 @@ void check_rest(const ExperimentConfig& c, Checker& k) {
   k.positive(c.checkpoint().keep_last(), "checkpoint.keep_last");
   k.require(!c.logging().run_dir().empty(), "logging.run_dir", "must not be empty");
   k.positive(c.logging().log_every(), "logging.log_every");
+  k.non_negative(c.logging().routing_probe_every(), "logging.routing_probe_every");
   k.non_negative(c.generate().max_new_tokens(), "generate.max_new_tokens");
   k.non_negative(c.generate().temperature(), "generate.temperature");
   k.non_negative(c.generate().top_k(), "generate.top_k");

@@ -20,6 +20,8 @@ std::string router_kind_name(config::RouterConfig::Kind kind) {
       return "gshard";
     case config::RouterConfig::EXPERT_CHOICE:
       return "expert_choice";
+    case config::RouterConfig::STABLEMOE:
+      return "stablemoe";
     default:
       throw ConfigError("model.moe.router.kind", config::RouterConfig::Kind_Name(kind) +
                                                      " is not implemented in models/moe");
@@ -65,6 +67,12 @@ MoEBuildOptions moe_options_from_config(const config::MoELayerConfig& config,
   r.num_expert_groups =
       rc.group_limited().num_groups() < 0 ? ep_num_nodes : rc.group_limited().num_groups();
   r.group_top_k = rc.group_limited().group_top_k();
+  const config::StableMoEConfig& sc = rc.stablemoe();  // vocab_size: set by the model's builder
+  r.stablemoe_stage2_step = sc.stage2_step();
+  r.stablemoe_bigram = sc.distilled_router() == config::StableMoEConfig::BIGRAM_EMBEDDING;
+  r.stablemoe_distilled_dim = sc.distilled_dim();
+  r.stablemoe_balance_coeff = sc.balance_coeff();
+  r.stablemoe_distill_coeff = sc.distill_coeff();
 
   const config::DispatcherConfig& dc = config.dispatcher();
   MoELayerOptions& l = o.layer;
@@ -91,6 +99,13 @@ MoEBuildOptions moe_options_from_config(const config::MoELayerConfig& config,
                                                              : LoadBalancingLoss::kMicroBatch;
   l.aux.load_balancing_coeff = ac.load_balancing_coeff();
   l.aux.z_loss_coeff = ac.z_loss_coeff();
+  l.aux.dpsl_coeff = ac.dpsl().coeff();
+  l.aux.dpsl_prior.alpha = {ac.dpsl().symmetric_concentration()};
+  if (ac.dpsl().concentration_size() > 0) {
+    l.aux.dpsl_prior.alpha.assign(ac.dpsl().concentration().begin(),
+                                  ac.dpsl().concentration().end());
+  }
+  l.aux.dpsl_warmup_only_steps = ac.dpsl().warmup_only_steps();
 
   const config::ExpertConfig& ec = config.expert();
   o.experts.kind =

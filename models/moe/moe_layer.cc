@@ -50,6 +50,8 @@ MoEOutput MoELayerImpl::forward(const at::Tensor& x, const MoEForwardArgs& args)
                           static_cast<uint64_t>(args.step));
   context.training = is_training();
   context.group_sizes = args.group_sizes;
+  context.step = args.step;
+  context.token_ids = args.token_ids;
   if (options_.batch_independent) {
     SY_CHECK_GT(seq_len, 0) << "batch-independent mode needs the sequence length";
     context.group_sizes = sequence_groups(num_tokens, seq_len);
@@ -83,6 +85,20 @@ MoEOutput MoELayerImpl::forward(const at::Tensor& x, const MoEForwardArgs& args)
     aux_losses_->add(options_.layer_index, "z_loss", z_loss(routing.logits, context.group_sizes),
                      aux.z_loss_coeff);
   }
+
+  if (aux_losses_ != nullptr && aux.dpsl_coeff > 0.0 && context.training &&
+      (aux.dpsl_warmup_only_steps <= 0 || args.step < aux.dpsl_warmup_only_steps)) {
+    at::Tensor p = routing.scores / routing.scores.sum(-1, /*keepdim=*/true).clamp_min(1e-20);
+    aux_losses_->add(options_.layer_index, "dpsl",
+                     dpsl_loss(p, aux.dpsl_prior, context.group_sizes),  // p: [T, E]
+                     aux.dpsl_coeff);
+  }
+  for (RouterLoss& loss : routing.losses) {
+    if (aux_losses_ != nullptr) {
+      aux_losses_->add(options_.layer_index, loss.name, std::move(loss.value), loss.coeff);
+    }
+  }
+  routing.losses.clear();
 
   DispatchPlan plan = make_dispatch_plan(routing, options_.num_experts, options_.capacity,
                                          context.group_sizes, context);

@@ -31,6 +31,7 @@
 
 #include "models/moe/aux_loss_collector.h"
 #include "models/moe/dispatch_plan.h"
+#include "models/moe/dpsl_loss.h"
 #include "models/moe/experts.h"
 #include "models/moe/router.h"
 #include "models/moe/routing_stats.h"
@@ -48,6 +49,11 @@ struct AuxLossOptions {
   LoadBalancingLoss load_balancing = LoadBalancingLoss::kMicroBatch;
   double load_balancing_coeff = 0.01;
   double z_loss_coeff = 0.0;
+  // Dirichlet-prior shaping loss (dpsl_loss.h) on the per-token normalized router scores;
+  // 0 = off. Applied in training only, and only for steps < dpsl_warmup_only_steps if that is > 0.
+  double dpsl_coeff = 0.0;
+  DirichletPrior dpsl_prior;
+  int64_t dpsl_warmup_only_steps = 0;
 };
 
 struct MoELayerOptions {
@@ -67,6 +73,9 @@ struct MoEForwardArgs {
   int64_t step = 0;
   // Routing groups of the local tokens (see above); empty = one group.
   std::vector<int64_t> group_sizes;
+  // Input token ids of the tokens, [B, S] (or [T]) int64, for routers that route on them
+  // (StableMoE's distilled router); undefined = none.
+  at::Tensor token_ids;
 };
 
 // Wall time of the forward's stages, seconds (CPU: the work is done when the call returns).

@@ -33,6 +33,18 @@ struct RoutingContext {
   std::vector<int64_t> group_sizes;
   // Training mode: jitter and sampling noise only when true.
   bool training = true;
+  // Training step of this forward (StableMoE switches stage at a configured step).
+  int64_t step = 0;
+  // Input token id of every routed token, [B, S] (or [T] = one sequence) int64 with B * S = T;
+  // undefined when the caller has none. StableMoE's distilled router routes on them.
+  at::Tensor token_ids;
+};
+
+// A loss a router adds itself (StableMoE balance and distillation), before its coefficient.
+struct RouterLoss {
+  std::string name;
+  at::Tensor value;  // scalar, differentiable
+  double coeff = 0.0;
 };
 
 struct RoutingResult {
@@ -48,6 +60,8 @@ struct RoutingResult {
   int64_t balance_k = 1;
   // GShard: renormalize the surviving weights of a token to sum 1 after capacity drops.
   bool renormalize_after_drop = false;
+  // Router-specific losses; the MoE layer adds them to its aux-loss collector.
+  std::vector<RouterLoss> losses;
 };
 
 class Router : public torch::nn::Module {
@@ -60,6 +74,10 @@ class Router : public torch::nn::Module {
   // Aux-loss-free balancing (DeepSeek-V3): called after a step with the selection counts [E]
   // (float or int) of the whole batch the reference sees. Routers without a bias ignore it.
   virtual void update_expert_bias(const at::Tensor& global_counts) { (void)global_counts; }
+  // Training stage of a staged router (StableMoE: 1 or 2); 0 for routers without stages. Part of
+  // the model state: checkpoints store it and restore_stage() puts it back on resume.
+  virtual int stage() const { return 0; }
+  virtual void restore_stage(int stage) { (void)stage; }
 };
 
 }  // namespace switchyard::models

@@ -36,6 +36,14 @@ struct RouterOptions {
   // uses experts of at most group_top_k groups.
   int64_t num_expert_groups = 0;
   int64_t group_top_k = 1;
+  // StableMoE (Dai et al., arXiv 2204.08396), kind "stablemoe".
+  int64_t vocab_size = 0;  // token ids of the distilled router
+  int64_t stablemoe_stage2_step = 1000;
+  bool stablemoe_bigram = false;  // distilled router: mean of current and previous token embedding
+  int64_t stablemoe_distilled_dim = 50;
+  double stablemoe_balance_coeff = 0.3;
+  double stablemoe_distill_coeff = 0.3;
+  double stablemoe_centroid_gain = 0.1;  // orthogonal init gain of both centroid matrices
 };
 
 }  // namespace switchyard::models

@@ -4,6 +4,7 @@
 #include "core/errors.h"
 #include "models/moe/expert_choice_router.h"
 #include "models/moe/gshard_router.h"
+#include "models/moe/stablemoe_router.h"
 #include "models/moe/topk_router.h"
 
 namespace switchyard::models {
@@ -14,6 +15,8 @@ RouterRegistry RouterRegistry::with_builtins() {
   registry.add("gshard", [](const RouterOptions& o) { return std::make_shared<GShardRouter>(o); });
   registry.add("expert_choice",
                [](const RouterOptions& o) { return std::make_shared<ExpertChoiceRouter>(o); });
+  registry.add("stablemoe",
+               [](const RouterOptions& o) { return std::make_shared<StableMoERouter>(o); });
   return registry;
 }
 

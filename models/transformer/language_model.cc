@@ -9,6 +9,7 @@
 
 #include "core/check.h"
 #include "models/transformer/mlp.h"
+#include "models/transformer/moe_feed_forward.h"
 
 namespace switchyard::models {
 
@@ -46,11 +47,14 @@ double LanguageModelImpl::take_attention_seconds() {
   return total;
 }
 
-at::Tensor TransformerBlockImpl::forward(const at::Tensor& x) {
+at::Tensor TransformerBlockImpl::forward(const at::Tensor& x, const at::Tensor& token_ids) {
   const auto start = std::chrono::steady_clock::now();
   const at::Tensor h = x + attn_(attn_norm_(x));  // [B, S, H]
   attention_seconds_ +=
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (auto* moe = dynamic_cast<MoEFeedForwardImpl*>(ffn_.ptr().get())) {
+    return h + moe->forward_with_token_ids(ffn_norm_(h), token_ids);  // [B, S, H]
+  }
   return h + ffn_.forward(ffn_norm_(h));  // [B, S, H]
 }
 
@@ -113,7 +117,7 @@ at::Tensor LanguageModelImpl::forward(const at::Tensor& tokens) {
   if (!options_.rotary) {
     x = x + position_embedding_(at::arange(s, tokens.options().dtype(at::kLong)));  // + [S, H]
   }
-  for (const auto& block : *blocks_) x = block->as<TransformerBlock>()->forward(x);
+  for (const auto& block : *blocks_) x = block->as<TransformerBlock>()->forward(x, tokens);
   x = final_norm_(x);
   // [B, S, H] x [V, H]^T -> [B, S, V]; a tied head reuses the embedding table.
   return options_.tie_embeddings ? at::linear(x, token_embedding_->weight) : lm_head_(x);

@@ -43,8 +43,9 @@ using FeedForwardFactory = std::function<torch::nn::AnyModule(int64_t layer)>;
 class TransformerBlockImpl : public torch::nn::Module {
  public:
   TransformerBlockImpl(const LanguageModelOptions& options, torch::nn::AnyModule ffn);
-  // x: [B, S, H] -> [B, S, H];  x + attn(norm(x)), then + ffn(norm(x))
-  at::Tensor forward(const at::Tensor& x);
+  // x: [B, S, H] -> [B, S, H];  x + attn(norm(x)), then + ffn(norm(x)). token_ids [B, S]
+  // (optional) reach an MoE feed-forward (routers that route on token ids).
+  at::Tensor forward(const at::Tensor& x, const at::Tensor& token_ids = {});
 
   // Whether the feed-forward module came from the factory (it then initializes itself).
   bool has_custom_ffn() const { return custom_ffn_; }

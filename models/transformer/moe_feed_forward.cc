@@ -9,8 +9,14 @@ MoEFeedForwardImpl::MoEFeedForwardImpl(MoELayer layer) : layer_(std::move(layer)
 }
 
 at::Tensor MoEFeedForwardImpl::forward(const at::Tensor& x) {
+  return forward_with_token_ids(x, at::Tensor());
+}
+
+at::Tensor MoEFeedForwardImpl::forward_with_token_ids(const at::Tensor& x,
+                                                      const at::Tensor& token_ids) {
   MoEForwardArgs args;
   args.step = step_;
+  args.token_ids = token_ids;  // [B, S] or undefined
   if (routing_groups_ > 1) {
     const int64_t tokens = x.numel() / x.size(-1);  // B * S
     SY_CHECK_EQ(tokens % routing_groups_, 0) << "tokens must split evenly into routing groups";

@@ -19,6 +19,9 @@ class MoEFeedForwardImpl : public torch::nn::Module {
   explicit MoEFeedForwardImpl(MoELayer layer);
   // x: [B, S, H] -> [B, S, H] (the MoE output; the block adds the residual).
   at::Tensor forward(const at::Tensor& x);
+  // The same with the input token ids [B, S] int64 (routers that route on token ids, e.g.
+  // StableMoE's distilled router); the transformer block calls this one.
+  at::Tensor forward_with_token_ids(const at::Tensor& x, const at::Tensor& token_ids);
 
   // Also starts a new step's timing.
   void set_step(int64_t step) {

@@ -138,7 +138,37 @@ INSTANTIATE_TEST_SUITE_P(
         Case{{"checkpoint.keep_last=0"}, 4, "checkpoint.keep_last", "positive"},
         Case{{"data.val_fraction=0"}, 4, "data.val_fraction", "(0, 1)"},
         Case{{"model.vocab_size=100"}, 4, "model.vocab_size", "BYTE tokenizer"},
-        Case{{"train.optimizer.beta2=1"}, 4, "train.optimizer.beta2", "[0, 1)"}));
+        Case{{"train.optimizer.beta2=1"}, 4, "train.optimizer.beta2", "[0, 1)"},
+        Case{{"model.moe.router.kind=STABLEMOE", "model.moe.router.top_k=1",
+              "model.moe.router.aux_free_bias.enabled=true"},
+             4,
+             "model.moe.router.aux_free_bias.enabled",
+             "TOP_K only"},
+        Case{{"model.moe.router.kind=STABLEMOE", "model.moe.router.top_k=1",
+              "model.moe.router.stablemoe.distilled_dim=0"},
+             4,
+             "model.moe.router.stablemoe.distilled_dim",
+             "positive"},
+        Case{{"model.moe.aux_loss.dpsl.coeff=0.1", "model.moe.num_experts=1",
+              "model.moe.router.top_k=1", "parallel.expert_parallel_size=1",
+              "comm.all_to_all=FLAT"},
+             4,
+             "model.moe.aux_loss.dpsl.coeff",
+             "num_experts >= 2"},
+        Case{{"model.moe.aux_loss.dpsl.symmetric_concentration=0"},
+             4,
+             "model.moe.aux_loss.dpsl.symmetric_concentration",
+             "positive"},
+        Case{{"logging.routing_probe_every=-1"}, 4, "logging.routing_probe_every", ">= 0"}));
+
+TEST(ConfigValidation, StableMoEAndDpslAreImplemented) {
+  ExperimentConfig c = default_config();
+  apply_overrides(&c, {"model.moe.router.kind=STABLEMOE", "model.moe.router.top_k=1",
+                       "model.moe.aux_loss.dpsl.coeff=0.1",
+                       "model.moe.aux_loss.dpsl.concentration=[0.5,0.5,1,1,1,1,2,2]",
+                       "logging.routing_probe_every=10"});
+  EXPECT_TRUE(find_config_issues(c, context(4)).empty());
+}
 
 TEST(ConfigValidation, DenseModelSkipsMoERules) {
   ExperimentConfig c = default_config();

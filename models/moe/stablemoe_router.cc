@@ -1,0 +1,113 @@
+#include "models/moe/stablemoe_router.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
+
+#include "core/check.h"
+#include "models/moe/stablemoe_losses.h"
+#include "models/moe/topk_router.h"
+
+namespace switchyard::models {
+
+at::Tensor seeded_orthogonal(int64_t rows, int64_t cols, double gain, uint64_t seed) {
+  at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(seed);
+  const bool transpose = rows < cols;
+  // [max, min] normal draw; its QR gives orthonormal columns.
+  at::Tensor a = at::normal(0.0, 1.0, {std::max(rows, cols), std::min(rows, cols)}, gen,
+                            at::TensorOptions().dtype(at::kDouble));
+  auto [q, r] = at::linalg_qr(a);                  // q: [max, min], r: [min, min]
+  q = q * at::sign(at::diagonal(r)).unsqueeze(0);  // unique Q (positive diagonal of R)
+  if (transpose) q = q.t();                        // [rows, cols]
+  return (q * gain).to(at::kFloat).contiguous();
+}
+
+StableMoERouter::StableMoERouter(const RouterOptions& options) : options_(options) {
+  SY_CHECK_EQ(options.top_k, 1) << "StableMoE routes each token to one expert";
+  SY_CHECK_GT(options.hidden_size, 0) << "router hidden_size";
+  SY_CHECK_GT(options.vocab_size, 0) << "StableMoE's distilled router needs the vocabulary size";
+  SY_CHECK_GT(options.stablemoe_distilled_dim, 0) << "distilled_dim";
+  const int64_t e = options.num_experts;
+  const int64_t d = options.stablemoe_distilled_dim;
+  centroids_ = register_parameter(
+      "centroids", seeded_orthogonal(e, options.hidden_size, options.stablemoe_centroid_gain,
+                                     options.init_seed));
+  at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(options.init_seed + 2);
+  // N(0, D^-1/2) like fairseq's Embedding helper (the StableMoE code's exact init: UNVERIFIED).
+  distilled_embedding_ = register_parameter(
+      "distilled_embedding",
+      at::normal(0.0, 1.0 / std::sqrt(static_cast<double>(d)), {options.vocab_size, d}, gen,
+                 at::TensorOptions().dtype(at::kFloat)));
+  distilled_centroids_ = register_parameter(
+      "distilled_centroids",
+      seeded_orthogonal(e, d, options.stablemoe_centroid_gain, options.init_seed + 1));
+}
+
+void StableMoERouter::enter_stage2() {
+  stage_ = 2;
+  // Frozen for good: no gradient, and the trainer's optimizer skips parameters that do not
+  // require one (ALGORITHMS.md §1.4 and §10.6).
+  distilled_embedding_.requires_grad_(false);
+  distilled_centroids_.requires_grad_(false);
+}
+
+void StableMoERouter::restore_stage(int stage) {
+  SY_CHECK(stage == 1 || stage == 2) << "StableMoE stage must be 1 or 2, got " << stage;
+  SY_CHECK(!(stage == 1 && stage_ == 2)) << "StableMoE cannot return from stage 2 to stage 1";
+  if (stage == 2) enter_stage2();
+}
+
+at::Tensor StableMoERouter::distilled_logits(const at::Tensor& token_ids) const {
+  SY_CHECK(token_ids.defined()) << "the StableMoE distilled router needs the token ids "
+                                   "(MoEForwardArgs::token_ids)";
+  at::Tensor ids = token_ids.dim() == 1 ? token_ids.unsqueeze(0) : token_ids;  // [B, S]
+  SY_CHECK_EQ(ids.dim(), 2) << "token ids must be [B, S] or [T]";
+  at::Tensor emb = at::embedding(distilled_embedding_, ids.to(at::kLong));  // [B, S, D]
+  if (options_.stablemoe_bigram && ids.size(1) > 1) {
+    // Previous token's embedding; the first position pairs with itself.
+    at::Tensor prev = at::cat({emb.narrow(1, 0, 1), emb.narrow(1, 0, ids.size(1) - 1)}, 1);
+    emb = (emb + prev) * 0.5;  // [B, S, D]
+  }
+  return at::linear(emb.reshape({-1, emb.size(-1)}), distilled_centroids_);  // [T, E]
+}
+
+RoutingResult StableMoERouter::route(const at::Tensor& tokens, const RoutingContext& context) {
+  const int64_t num_tokens = tokens.size(0);
+  if (context.training && stage_ == 1 && context.step >= options_.stablemoe_stage2_step) {
+    enter_stage2();
+  }
+  if (context.token_ids.defined()) {
+    SY_CHECK_EQ(context.token_ids.numel(), num_tokens) << "one token id per routed token";
+  }
+  at::Tensor x = router_input(tokens, 0.0, context);  // [T, H] float32
+  RoutingResult r;
+  r.logits = at::linear(x, centroids_);  // [T, E] s = <E_c[i], h_t>
+  r.scores = at::sigmoid(r.logits);      // [T, E]
+  const bool distilled_decides = stage_ == 2 || !context.training;
+  at::Tensor distilled;  // [T, E]
+  if (distilled_decides || (context.training && options_.stablemoe_distill_coeff > 0.0)) {
+    distilled = distilled_logits(context.token_ids);
+  }
+  at::Tensor assignment =
+      distilled_decides ? distilled.detach().argmax(-1) : r.logits.detach().argmax(-1);  // [T]
+  r.expert_ids = assignment.view({num_tokens, 1});                                       // [T, 1]
+  r.probs = r.scores.gather(1, r.expert_ids);  // [T, 1] sigmoid(s_{t,a_t})
+  r.balance_k = 1;                             // balance_ids undefined: own balance loss
+  if (context.training && stage_ == 1) {
+    if (options_.stablemoe_balance_coeff > 0.0) {
+      r.losses.push_back({"stablemoe_balance",
+                          stablemoe_balance_loss(r.logits, assignment, context.group_sizes),
+                          options_.stablemoe_balance_coeff});
+    }
+    if (options_.stablemoe_distill_coeff > 0.0) {
+      r.losses.push_back({"stablemoe_distill",
+                          stablemoe_distill_loss(distilled, assignment, context.group_sizes),
+                          options_.stablemoe_distill_coeff});
+    }
+  }
+  return r;
+}
+
+}  // namespace switchyard::models
