@@ -36,6 +36,17 @@ struct RouterOptions {
   // uses experts of at most group_top_k groups.
   int64_t num_expert_groups = 0;
   int64_t group_top_k = 1;
+  // Nodes of the expert-parallel group (node-contiguous: node n holds experts
+  // [n E / N, (n + 1) E / N)). SMILE routes over them; LocMoE's locality loss reads them.
+  int64_t num_nodes = 1;
+  // SMILE (arXiv 2212.05191): one local router per node, per-level balance weight and capacity.
+  bool smile_router_per_node = false;
+  double smile_balance_coeff = 0.01;
+  double smile_capacity_factor = 0.0;
+  // LocMoE (arXiv 2401.13920): locality-loss weight, GrAP gating, capacity-bound delta (reported).
+  double locmoe_locality_coeff = 0.01;
+  bool locmoe_grouped_average_pooling = false;
+  double locmoe_capacity_bound_delta = 0.03;
 };
 
 }  // namespace switchyard::models

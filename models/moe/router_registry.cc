@@ -4,6 +4,8 @@
 #include "core/errors.h"
 #include "models/moe/expert_choice_router.h"
 #include "models/moe/gshard_router.h"
+#include "models/moe/locmoe_router.h"
+#include "models/moe/smile_router.h"
 #include "models/moe/topk_router.h"
 
 namespace switchyard::models {
@@ -14,6 +16,8 @@ RouterRegistry RouterRegistry::with_builtins() {
   registry.add("gshard", [](const RouterOptions& o) { return std::make_shared<GShardRouter>(o); });
   registry.add("expert_choice",
                [](const RouterOptions& o) { return std::make_shared<ExpertChoiceRouter>(o); });
+  registry.add("smile", [](const RouterOptions& o) { return std::make_shared<SmileRouter>(o); });
+  registry.add("locmoe", [](const RouterOptions& o) { return std::make_shared<LocMoERouter>(o); });
   return registry;
 }
 

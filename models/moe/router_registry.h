@@ -7,7 +7,8 @@
 //   registry.add("my_router", [](const RouterOptions& o) { return std::make_shared<MyRouter>(o);
 //   }); options.router.kind = "my_router";  // then build_moe_layer(..., registry)
 //
-// Built-ins: "top_k" (TopKRouter), "gshard" (GShardRouter), "expert_choice" (ExpertChoiceRouter).
+// Built-ins: "top_k" (TopKRouter), "gshard" (GShardRouter), "expert_choice" (ExpertChoiceRouter),
+// "smile" (SmileRouter), "locmoe" (LocMoERouter).
 #pragma once
 
 #include <functional>

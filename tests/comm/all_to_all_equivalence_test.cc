@@ -38,7 +38,7 @@ std::vector<int> divisors(int n) {
 
 struct Strategies {
   ProcessGroups groups;
-  std::vector<std::shared_ptr<AllToAll>> all;  // flat, hierarchical, leader
+  std::vector<std::shared_ptr<AllToAll>> all;  // flat, hierarchical, leader, inter-first
 };
 
 Strategies make_strategies(const std::shared_ptr<Communicator>& world,
@@ -48,7 +48,8 @@ Strategies make_strategies(const std::shared_ptr<Communicator>& world,
   const Topology topo = make_emulated_topology(world->rank(), world->size(), ranks_per_node);
   s.groups = build_process_groups(world, topo, ep_size);
   for (auto algo :
-       {AllToAllAlgorithm::kFlat, AllToAllAlgorithm::kHierarchical, AllToAllAlgorithm::kLeader}) {
+       {AllToAllAlgorithm::kFlat, AllToAllAlgorithm::kHierarchical, AllToAllAlgorithm::kLeader,
+        AllToAllAlgorithm::kInterFirst}) {
     s.all.push_back(make_all_to_all(algo, s.groups));
   }
   return s;
