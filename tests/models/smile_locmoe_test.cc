@@ -36,6 +36,10 @@ RouterOptions smile_options(int64_t experts, int64_t nodes, int64_t hidden = 8) 
   return o;
 }
 
+at::Tensor mask(std::initializer_list<int64_t> values) {
+  return at::tensor(values, at::kLong).to(at::kBool);
+}
+
 double loss_named(const RoutingResult& r, const std::string& name) {
   for (const RouterLoss& l : r.losses) {
     if (l.name == name) return l.value.item<double>();
@@ -150,20 +154,20 @@ TEST(SmileCapacity, HandComputedTwoLevels) {
   at::Tensor keep =
       smile_capacity_keep(at::tensor({0, 0, 0, 0, 1, 1}, at::kLong),
                           at::tensor({0, 0, 1, 1, 0, 1}, at::kLong), 2, 2, 1.0, {}, &d1, &d2);
-  EXPECT_TRUE(at::equal(keep, at::tensor({1, 1, 1, 0, 1, 1}, at::kBool)));
+  EXPECT_TRUE(at::equal(keep, mask({1, 1, 1, 0, 1, 1})));
   EXPECT_EQ(d1, 1);
   EXPECT_EQ(d2, 0);
   // T = 4: C_node = 2 -> token 2 dropped at level 1; node 0: C_loc = ceil(2 / 2) = 1 -> token 1
   // dropped at level 2 (same local expert as token 0).
   keep = smile_capacity_keep(at::tensor({0, 0, 0, 1}, at::kLong),
                              at::tensor({0, 0, 0, 1}, at::kLong), 2, 2, 1.0, {}, &d1, &d2);
-  EXPECT_TRUE(at::equal(keep, at::tensor({1, 0, 0, 1}, at::kBool)));
+  EXPECT_TRUE(at::equal(keep, mask({1, 0, 0, 1})));
   EXPECT_EQ(d1, 1);
   EXPECT_EQ(d2, 1);
   // Two routing groups are independent: the same 4 tokens twice give the same mask twice.
   keep = smile_capacity_keep(at::tensor({0, 0, 0, 1, 0, 0, 0, 1}, at::kLong),
                              at::tensor({0, 0, 0, 1, 0, 0, 0, 1}, at::kLong), 2, 2, 1.0, {4, 4});
-  EXPECT_TRUE(at::equal(keep, at::tensor({1, 0, 0, 1, 1, 0, 0, 1}, at::kBool)));
+  EXPECT_TRUE(at::equal(keep, mask({1, 0, 0, 1, 1, 0, 0, 1})));
 }
 
 // §4.5 item 5: dispatch then combine with identity experts returns the input (times the gate)
