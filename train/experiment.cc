@@ -48,13 +48,14 @@ nlohmann::json global_stats_json(const models::RoutingStats& s, comm::Communicat
   for (int64_t c : tokens) var += (c - mean) * (c - mean);
   var = e > 0 ? var / e : 0.0;
   const double rows = t[2 * e + 1].item<double>();
-  nlohmann::json out = {{"tokens_per_expert", tokens},
-          {"dropped_fraction", selected > 0 ? 1.0 - kept / selected : 0.0},
-          {"router_entropy", t[2 * e].item<double>() / world.size()},
-          {"max_over_mean_load", mean > 0 ? max_load / mean : 0.0},
-          {"load_cv", mean > 0 ? std::sqrt(var) / mean : 0.0},
-          // Share of the dispatched rows whose expert is on another node than the token's rank.
-          {"cross_node_fraction", rows > 0 ? t[2 * e + 2].item<double>() / rows : 0.0}};
+  nlohmann::json out = {
+      {"tokens_per_expert", tokens},
+      {"dropped_fraction", selected > 0 ? 1.0 - kept / selected : 0.0},
+      {"router_entropy", t[2 * e].item<double>() / world.size()},
+      {"max_over_mean_load", mean > 0 ? max_load / mean : 0.0},
+      {"load_cv", mean > 0 ? std::sqrt(var) / mean : 0.0},
+      // Share of the dispatched rows whose expert is on another node than the token's rank.
+      {"cross_node_fraction", rows > 0 ? t[2 * e + 2].item<double>() / rows : 0.0}};
   for (int64_t i = 0; i < nm; ++i) {
     out[s.router_metrics[i].first] = t[2 * e + 3 + i].item<double>() / world.size();
   }
@@ -92,7 +93,8 @@ Experiment build_experiment(const config::ExperimentConfig& c, const comm::Proce
     throw ConfigError("comm.ranks_per_node",
                       config::RouterConfig::Kind_Name(router_kind) +
                           " needs expert-parallel groups of whole, equal, consecutive nodes "
-                          "(topology " + groups.topology.to_string() + ")");
+                          "(topology " +
+                          groups.topology.to_string() + ")");
   }
   // SMILE and LocMoE route over the nodes of the EP group.
   const int ep_num_nodes = by_node ? (groups.expert_parallel_size > 1 ? groups.expert_num_nodes : 1)
@@ -108,9 +110,8 @@ Experiment build_experiment(const config::ExperimentConfig& c, const comm::Proce
   at::manual_seed(c.train().seed());
   models::FeedForwardFactory factory = [&](int64_t layer) {
     if (!is_moe_layer(m, layer)) return torch::nn::AnyModule();
-    models::MoEBuildOptions options =
-        models::moe_options_from_config(m.moe(), m.hidden_size(), m.seq_length(), layer,
-                                        c.train().seed(), ep_num_nodes);
+    models::MoEBuildOptions options = models::moe_options_from_config(
+        m.moe(), m.hidden_size(), m.seq_length(), layer, c.train().seed(), ep_num_nodes);
     models::MoEParallel parallel;
     if (groups.expert_parallel_size > 1) {
       parallel.expert_group = groups.expert;

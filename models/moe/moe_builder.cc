@@ -150,8 +150,7 @@ MoELayer build_moe_layer(const MoEBuildOptions& options,
     // Node-contiguous EP group: EP rank p is on node p / (P / N).
     lo.node_index = parallel.expert_group->rank() / (parallel.expert_group->size() / lo.num_nodes);
   }
-  return MoELayer(lo, registry.create(ro), dispatcher, experts, aux_losses,
-                  parallel.batch_group);
+  return MoELayer(lo, registry.create(ro), dispatcher, experts, aux_losses, parallel.batch_group);
 }
 
 }  // namespace switchyard::models

@@ -93,7 +93,8 @@ MoEOutput MoELayerImpl::forward(const at::Tensor& x, const MoEForwardArgs& args)
 
   if (aux_losses_ != nullptr) {
     for (const RouterLoss& loss : routing.losses) {
-      if (loss.coeff > 0.0) aux_losses_->add(options_.layer_index, loss.name, loss.value, loss.coeff);
+      if (loss.coeff > 0.0)
+        aux_losses_->add(options_.layer_index, loss.name, loss.value, loss.coeff);
     }
   }
 

@@ -56,8 +56,8 @@ void count_cross_node_rows(const DispatchPlan& plan,
   // [N] expert of every kept row (rows are grouped by expert).
   at::Tensor expert = at::repeat_interleave(at::arange(plan.num_experts, at::kLong),
                                             at::tensor(plan.tokens_per_expert, at::kLong));
-  at::Tensor nodes = group_nodes.empty() ? at::zeros({1}, at::kLong)
-                                         : at::tensor(group_nodes, at::kLong);  // [G]
+  at::Tensor nodes =
+      group_nodes.empty() ? at::zeros({1}, at::kLong) : at::tensor(group_nodes, at::kLong);  // [G]
   at::Tensor token_group = group_nodes.size() <= 1
                                ? at::zeros({plan.num_tokens}, at::kLong)
                                : group_index(plan.num_tokens, group_sizes);  // [T]

@@ -47,9 +47,8 @@ Strategies make_strategies(const std::shared_ptr<Communicator>& world,
   Strategies s;
   const Topology topo = make_emulated_topology(world->rank(), world->size(), ranks_per_node);
   s.groups = build_process_groups(world, topo, ep_size);
-  for (auto algo :
-       {AllToAllAlgorithm::kFlat, AllToAllAlgorithm::kHierarchical, AllToAllAlgorithm::kLeader,
-        AllToAllAlgorithm::kInterFirst}) {
+  for (auto algo : {AllToAllAlgorithm::kFlat, AllToAllAlgorithm::kHierarchical,
+                    AllToAllAlgorithm::kLeader, AllToAllAlgorithm::kInterFirst}) {
     s.all.push_back(make_all_to_all(algo, s.groups));
   }
   return s;

@@ -33,8 +33,8 @@ TEST(ConfigValidation, DefaultExampleIsValid) {
 // SMILE and LocMoE examples (4 ranks emulating 2 nodes x 2).
 TEST(ConfigValidation, SmileAndLocMoEExamplesAreValid) {
   for (const char* name : {"smile", "locmoe"}) {
-    ExperimentConfig c = load_config_file(std::string(SY_SOURCE_DIR) + "/examples/configs/" +
-                                          name + ".pbtxt");
+    ExperimentConfig c =
+        load_config_file(std::string(SY_SOURCE_DIR) + "/examples/configs/" + name + ".pbtxt");
     c.mutable_data()->set_path(std::string(SY_SOURCE_DIR) + "/examples/data/tinyshakespeare.txt");
     const auto issues = find_config_issues(c, context(4));
     for (const auto& i : issues) ADD_FAILURE() << name << " " << i.path << ": " << i.reason;
