@@ -120,6 +120,8 @@ std::string_view algorithm_name(AllToAllAlgorithm algorithm) {
       return "hierarchical";
     case AllToAllAlgorithm::kLeader:
       return "leader";
+    case AllToAllAlgorithm::kInterFirst:
+      return "inter_first";
   }
   return "?";
 }

@@ -91,7 +91,8 @@ class AllToAllLayout {
   void finish_init();
 };
 
-enum class AllToAllAlgorithm { kFlat, kHierarchical, kLeader };
+// kInterFirst: the two-level exchange with the inter-node phase first (SMILE's dispatch order).
+enum class AllToAllAlgorithm { kFlat, kHierarchical, kLeader, kInterFirst };
 
 std::string_view algorithm_name(AllToAllAlgorithm algorithm);
 

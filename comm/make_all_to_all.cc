@@ -4,6 +4,7 @@
 
 #include "comm/flat_all_to_all.h"
 #include "comm/hierarchical_all_to_all.h"
+#include "comm/inter_first_all_to_all.h"
 #include "comm/leader_all_to_all.h"
 #include "core/errors.h"
 
@@ -26,6 +27,10 @@ std::shared_ptr<AllToAll> make_all_to_all(AllToAllAlgorithm algorithm,
   if (algorithm == AllToAllAlgorithm::kHierarchical) {
     return std::make_shared<HierarchicalAllToAll>(groups.expert, groups.expert_intra_node,
                                                   groups.expert_inter_node, options);
+  }
+  if (algorithm == AllToAllAlgorithm::kInterFirst) {
+    return std::make_shared<InterFirstAllToAll>(groups.expert, groups.expert_intra_node,
+                                                groups.expert_inter_node, options);
   }
   return std::make_shared<LeaderAllToAll>(groups.expert, groups.expert_intra_node,
                                           groups.expert_inter_node, options);

@@ -23,8 +23,13 @@ bool is_moe_layer(const config::ModelConfig& m, int64_t layer) {
 // averaged. Collective over `world`.
 nlohmann::json global_stats_json(const models::RoutingStats& s, comm::Communicator& world) {
   const int64_t e = static_cast<int64_t>(s.tokens_per_expert.size());
-  // [2E + 1]: selected counts, kept counts, entropy.
-  at::Tensor t = at::zeros({2 * e + 1}, at::kDouble);
+  const int64_t nm = static_cast<int64_t>(s.router_metrics.size());
+  // [2E + 3 + nm]: selected counts, kept counts, entropy, dispatched and cross-node rows, router
+  // metrics (averaged over ranks).
+  at::Tensor t = at::zeros({2 * e + 3 + nm}, at::kDouble);
+  t[2 * e + 1] = static_cast<double>(s.dispatched_rows);
+  t[2 * e + 2] = static_cast<double>(s.cross_node_rows);
+  for (int64_t i = 0; i < nm; ++i) t[2 * e + 3 + i] = s.router_metrics[i].second;
   for (int64_t i = 0; i < e; ++i) {
     t[i] = static_cast<double>(s.tokens_per_expert[i]);
     t[e + i] = static_cast<double>(s.kept_per_expert[i]);
@@ -43,11 +48,19 @@ nlohmann::json global_stats_json(const models::RoutingStats& s, comm::Communicat
   double var = 0;
   for (int64_t c : tokens) var += (c - mean) * (c - mean);
   var = e > 0 ? var / e : 0.0;
-  return {{"tokens_per_expert", tokens},
-          {"dropped_fraction", selected > 0 ? 1.0 - kept / selected : 0.0},
-          {"router_entropy", t[2 * e].item<double>() / world.size()},
-          {"max_over_mean_load", mean > 0 ? max_load / mean : 0.0},
-          {"load_cv", mean > 0 ? std::sqrt(var) / mean : 0.0}};
+  const double rows = t[2 * e + 1].item<double>();
+  nlohmann::json out = {
+      {"tokens_per_expert", tokens},
+      {"dropped_fraction", selected > 0 ? 1.0 - kept / selected : 0.0},
+      {"router_entropy", t[2 * e].item<double>() / world.size()},
+      {"max_over_mean_load", mean > 0 ? max_load / mean : 0.0},
+      {"load_cv", mean > 0 ? std::sqrt(var) / mean : 0.0},
+      // Share of the dispatched rows whose expert is on another node than the token's rank.
+      {"cross_node_fraction", rows > 0 ? t[2 * e + 2].item<double>() / rows : 0.0}};
+  for (int64_t i = 0; i < nm; ++i) {
+    out[s.router_metrics[i].first] = t[2 * e + 3 + i].item<double>() / world.size();
+  }
+  return out;
 }
 
 }  // namespace
@@ -75,16 +88,33 @@ Experiment build_experiment(const config::ExperimentConfig& c,
   Experiment e;
   e.aux_losses = std::make_unique<models::AuxLossCollector>();
   const config::ModelConfig& m = c.model();
+  const config::RouterConfig::Kind router_kind = m.moe().router().kind();
+  const bool by_node =
+      router_kind == config::RouterConfig::SMILE || router_kind == config::RouterConfig::LOCMOE;
+  if (m.moe_every_n_layers() > 0 && by_node && groups.expert_parallel_size > 1 &&
+      !groups.expert_is_node_contiguous) {
+    throw ConfigError("comm.ranks_per_node",
+                      config::RouterConfig::Kind_Name(router_kind) +
+                          " needs expert-parallel groups of whole, equal, consecutive nodes "
+                          "(topology " +
+                          groups.topology.to_string() + ")");
+  }
+  // SMILE and LocMoE route over the nodes of the EP group.
+  const int ep_num_nodes = by_node ? (groups.expert_parallel_size > 1 ? groups.expert_num_nodes : 1)
+                                   : groups.topology.num_nodes;
   if (m.moe_every_n_layers() > 0 && groups.expert_parallel_size > 1) {
-    e.all_to_all = comm::make_all_to_all(comm::all_to_all_algorithm(c.comm()), groups);
+    // SMILE's bi-level dispatch is the inter-node-first two-phase exchange (arXiv 2212.05191).
+    e.all_to_all = comm::make_all_to_all(router_kind == config::RouterConfig::SMILE
+                                             ? comm::AllToAllAlgorithm::kInterFirst
+                                             : comm::all_to_all_algorithm(c.comm()),
+                                         groups);
   }
   // Dense parameters: the same initialization on every rank.
   at::manual_seed(c.train().seed());
   models::FeedForwardFactory factory = [&](int64_t layer) {
     if (!is_moe_layer(m, layer)) return torch::nn::AnyModule();
-    models::MoEBuildOptions options =
-        models::moe_options_from_config(m.moe(), m.hidden_size(), m.seq_length(), layer,
-                                        c.train().seed(), groups.topology.num_nodes);
+    models::MoEBuildOptions options = models::moe_options_from_config(
+        m.moe(), m.hidden_size(), m.seq_length(), layer, c.train().seed(), ep_num_nodes);
     if (!extensions.router_kind.empty()) options.router.kind = extensions.router_kind;
     options.router.vocab_size = m.vocab_size();  // StableMoE's distilled router
     models::MoEParallel parallel;

@@ -83,7 +83,7 @@ void check_parallel(const ExperimentConfig& c,
   }
 }
 
-void check_router(const MoELayerConfig& m, Checker& k) {
+void check_router(const MoELayerConfig& m, int hidden, Checker& k) {
   const std::string r = "model.moe.router.";
   const RouterConfig& router = m.router();
   const int e = m.num_experts();
@@ -123,12 +123,20 @@ void check_router(const MoELayerConfig& m, Checker& k) {
                 "must be 1 for kind SMILE, got " + Checker::str(router.top_k()));
       k.non_negative(router.smile().balance_coeff(), r + "smile.balance_coeff");
       k.non_negative(router.smile().capacity_factor(), r + "smile.capacity_factor");
+      k.require(m.dispatcher().capacity_factor() == 0, "model.moe.dispatcher.capacity_factor",
+                "must be 0 for kind SMILE (its per-level capacity is "
+                "model.moe.router.smile.capacity_factor)");
       break;
     case RouterConfig::LOCMOE:
       k.non_negative(router.locmoe().locality_coeff(), r + "locmoe.locality_coeff");
       k.require(
           router.locmoe().capacity_bound_delta() > 0 && router.locmoe().capacity_bound_delta() < 1,
           r + "locmoe.capacity_bound_delta", "must be in (0, 1)");
+      if (router.locmoe().grouped_average_pooling() && e > 0 && hidden > 0) {
+        k.require(hidden % e == 0, r + "locmoe.grouped_average_pooling",
+                  "needs model.hidden_size (" + Checker::str(hidden) +
+                      ") divisible by model.moe.num_experts (" + Checker::str(e) + ")");
+      }
       break;
     case RouterConfig::TOP_K:
       break;
@@ -156,14 +164,31 @@ void check_router(const MoELayerConfig& m, Checker& k) {
   }
 }
 
+// SMILE and LocMoE route by node: the EP group must be whole, equal, consecutive nodes (or lie
+// within one node), with the experts divisible into its nodes.
+void check_topology_routers(const ExperimentConfig& c, Checker& k) {
+  const RouterConfig::Kind kind = c.model().moe().router().kind();
+  if (kind != RouterConfig::SMILE && kind != RouterConfig::LOCMOE) return;
+  const int g = c.comm().ranks_per_node();
+  const int ep = c.parallel().expert_parallel_size();
+  const int e = c.model().moe().num_experts();
+  const std::string name = RouterConfig::Kind_Name(kind);
+  if (g > 0 && ep > 0) {
+    k.require(ep % g == 0 || g % ep == 0, "comm.ranks_per_node",
+              "must divide parallel.expert_parallel_size (" + Checker::str(ep) +
+                  ") or be a multiple of it for kind " + name + ", got " + Checker::str(g));
+    if (ep % g == 0 && e > 0) {
+      k.require(e % (ep / g) == 0, "model.moe.num_experts",
+                "must be divisible by the " + Checker::str(ep / g) +
+                    " nodes of the expert-parallel group for kind " + name + ", got " +
+                    Checker::str(e));
+    }
+  }
+}
+
 // Parts of the schema whose implementation has not landed yet are refused up front, with the
 // field to change, instead of deep inside model construction.
 void check_implemented(const MoELayerConfig& m, Checker& k) {
-  const RouterConfig::Kind kind = m.router().kind();
-  k.require(kind != RouterConfig::SMILE && kind != RouterConfig::LOCMOE, "model.moe.router.kind",
-            RouterConfig::Kind_Name(kind) +
-                " is not implemented in this version (TOP_K, GSHARD, EXPERT_CHOICE and "
-                "STABLEMOE are)");
   k.require(!m.dispatcher().rectify().intra_rank() && !m.dispatcher().rectify().fill_in(),
             "model.moe.dispatcher.rectify", "is not implemented in this version");
   k.require(m.aux_loss().erc().coeff() == 0, "model.moe.aux_loss.erc.coeff",
@@ -180,7 +205,8 @@ void check_moe(const ExperimentConfig& c, Checker& k) {
               "must be a multiple of parallel.expert_parallel_size (" + Checker::str(ep) +
                   "), got " + Checker::str(e));
   }
-  check_router(m, k);
+  check_router(m, c.model().hidden_size(), k);
+  check_topology_routers(c, k);
   const DispatcherConfig& d = m.dispatcher();
   k.non_negative(d.capacity_factor(), "model.moe.dispatcher.capacity_factor");
   k.non_negative(d.min_capacity(), "model.moe.dispatcher.min_capacity");

@@ -22,6 +22,10 @@ std::string router_kind_name(config::RouterConfig::Kind kind) {
       return "expert_choice";
     case config::RouterConfig::STABLEMOE:
       return "stablemoe";
+    case config::RouterConfig::SMILE:
+      return "smile";
+    case config::RouterConfig::LOCMOE:
+      return "locmoe";
     default:
       throw ConfigError("model.moe.router.kind", config::RouterConfig::Kind_Name(kind) +
                                                      " is not implemented in models/moe");
@@ -73,6 +77,13 @@ MoEBuildOptions moe_options_from_config(const config::MoELayerConfig& config,
   r.stablemoe_distilled_dim = sc.distilled_dim();
   r.stablemoe_balance_coeff = sc.balance_coeff();
   r.stablemoe_distill_coeff = sc.distill_coeff();
+  r.num_nodes = ep_num_nodes;
+  r.smile_router_per_node = rc.smile().router_per_node();
+  r.smile_balance_coeff = rc.smile().balance_coeff();
+  r.smile_capacity_factor = rc.smile().capacity_factor();
+  r.locmoe_locality_coeff = rc.locmoe().locality_coeff();
+  r.locmoe_grouped_average_pooling = rc.locmoe().grouped_average_pooling();
+  r.locmoe_capacity_bound_delta = rc.locmoe().capacity_bound_delta();
 
   const config::DispatcherConfig& dc = config.dispatcher();
   MoELayerOptions& l = o.layer;
@@ -81,6 +92,7 @@ MoEBuildOptions moe_options_from_config(const config::MoELayerConfig& config,
   l.layer_index = layer_index;
   l.seed = seed;
   l.seq_len = seq_len;
+  l.num_nodes = ep_num_nodes;
   l.capacity.capacity_factor = dc.capacity_factor();
   l.capacity.min_capacity = dc.min_capacity();
   l.capacity.top_k = rc.top_k();
@@ -147,8 +159,13 @@ MoELayer build_moe_layer(const MoEBuildOptions& options,
   }
   RouterOptions ro = options.router;
   ro.num_experts = num_experts;
-  return MoELayer(options.layer, registry.create(ro), dispatcher, experts, aux_losses,
-                  parallel.batch_group);
+  MoELayerOptions lo = options.layer;
+  if (parallel.expert_group != nullptr && lo.num_nodes > 1 &&
+      parallel.expert_group->size() % lo.num_nodes == 0) {
+    // Node-contiguous EP group: EP rank p is on node p / (P / N).
+    lo.node_index = parallel.expert_group->rank() / (parallel.expert_group->size() / lo.num_nodes);
+  }
+  return MoELayer(lo, registry.create(ro), dispatcher, experts, aux_losses, parallel.batch_group);
 }
 
 }  // namespace switchyard::models

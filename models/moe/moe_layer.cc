@@ -1,7 +1,7 @@
 #include "models/moe/moe_layer.h"
 
+#include <algorithm>
 #include <chrono>
-
 #include <numeric>
 
 #include <ATen/ATen.h>
@@ -56,6 +56,13 @@ MoEOutput MoELayerImpl::forward(const at::Tensor& x, const MoEForwardArgs& args)
     SY_CHECK_GT(seq_len, 0) << "batch-independent mode needs the sequence length";
     context.group_sizes = sequence_groups(num_tokens, seq_len);
   }
+  if (!args.group_nodes.empty() && !options_.batch_independent) {
+    SY_CHECK_EQ(args.group_nodes.size(), args.group_sizes.size()) << "one node per routing group";
+    context.group_nodes = args.group_nodes;
+  } else {
+    context.group_nodes.assign(std::max<size_t>(context.group_sizes.size(), 1),
+                               options_.node_index);
+  }
   if (batch_group_ != nullptr) {
     // Row offset of this rank in the rank-ordered global batch ([W] token counts).
     at::Tensor mine = at::full({1}, num_tokens, at::kLong);
@@ -94,7 +101,7 @@ MoEOutput MoELayerImpl::forward(const at::Tensor& x, const MoEForwardArgs& args)
                      aux.dpsl_coeff);
   }
   for (RouterLoss& loss : routing.losses) {
-    if (aux_losses_ != nullptr) {
+    if (aux_losses_ != nullptr && loss.coeff > 0.0) {
       aux_losses_->add(options_.layer_index, loss.name, std::move(loss.value), loss.coeff);
     }
   }
@@ -114,6 +121,8 @@ MoEOutput MoELayerImpl::forward(const at::Tensor& x, const MoEForwardArgs& args)
   out.timing = MoETiming{seconds(t0, t1), seconds(t1, t2), seconds(t2, t3), seconds(t3, t4)};
   out.output = combined.to(x.scalar_type()).view(x.sizes());
   out.stats = compute_routing_stats(routing, plan);
+  count_cross_node_rows(plan, context.group_sizes, context.group_nodes, options_.num_nodes,
+                        &out.stats);
   last_routing_ = std::move(routing);
   last_plan_ = std::move(plan);
   return out;

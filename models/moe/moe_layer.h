@@ -67,6 +67,10 @@ struct MoELayerOptions {
   // [B, S, H] input sets it to S.
   int64_t seq_len = 0;
   AuxLossOptions aux;
+  // Nodes of the EP group (experts node-contiguous: node n holds [n E / N, (n + 1) E / N)) and the
+  // node of this rank. Feed locality-aware routers and the cross-node statistics.
+  int64_t num_nodes = 1;
+  int64_t node_index = 0;
 };
 
 struct MoEForwardArgs {
@@ -76,6 +80,9 @@ struct MoEForwardArgs {
   // Input token ids of the tokens, [B, S] (or [T]) int64, for routers that route on them
   // (StableMoE's distilled router); undefined = none.
   at::Tensor token_ids;
+  // Node of each routing group's rank (single-process references of multi-node runs); empty =
+  // options.node_index for every group.
+  std::vector<int64_t> group_nodes;
 };
 
 // Wall time of the forward's stages, seconds (CPU: the work is done when the call returns).

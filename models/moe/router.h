@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <ATen/core/Tensor.h>
@@ -38,12 +39,16 @@ struct RoutingContext {
   // Input token id of every routed token, [B, S] (or [T] = one sequence) int64 with B * S = T;
   // undefined when the caller has none. StableMoE's distilled router routes on them.
   at::Tensor token_ids;
+  // Node (of the EP group) of the rank owning each routing group ([groups]; empty = node 0 for
+  // all). Locality-aware routers (LocMoE) read it.
+  std::vector<int64_t> group_nodes;
 };
 
-// A loss a router adds itself (StableMoE balance and distillation), before its coefficient.
+// A loss a router computes itself (StableMoE balance and distillation, SMILE per-level balance,
+// LocMoE locality); the MoE layer adds it to the aux-loss collector as coeff * value.
 struct RouterLoss {
   std::string name;
-  at::Tensor value;  // scalar, differentiable
+  at::Tensor value;  // scalar float32, differentiable
   double coeff = 0.0;
 };
 
@@ -60,8 +65,9 @@ struct RoutingResult {
   int64_t balance_k = 1;
   // GShard: renormalize the surviving weights of a token to sum 1 after capacity drops.
   bool renormalize_after_drop = false;
-  // Router-specific losses; the MoE layer adds them to its aux-loss collector.
+  // Router-specific losses and host scalars for the metrics (e.g. SMILE level drops).
   std::vector<RouterLoss> losses;
+  std::vector<std::pair<std::string, double>> metrics;
 };
 
 class Router : public torch::nn::Module {

@@ -44,6 +44,17 @@ struct RouterOptions {
   double stablemoe_balance_coeff = 0.3;
   double stablemoe_distill_coeff = 0.3;
   double stablemoe_centroid_gain = 0.1;  // orthogonal init gain of both centroid matrices
+  // Nodes of the expert-parallel group (node-contiguous: node n holds experts
+  // [n E / N, (n + 1) E / N)). SMILE routes over them; LocMoE's locality loss reads them.
+  int64_t num_nodes = 1;
+  // SMILE (arXiv 2212.05191): one local router per node, per-level balance weight and capacity.
+  bool smile_router_per_node = false;
+  double smile_balance_coeff = 0.01;
+  double smile_capacity_factor = 0.0;
+  // LocMoE (arXiv 2401.13920): locality-loss weight, GrAP gating, capacity-bound delta (reported).
+  double locmoe_locality_coeff = 0.01;
+  bool locmoe_grouped_average_pooling = false;
+  double locmoe_capacity_bound_delta = 0.03;
 };
 
 }  // namespace switchyard::models

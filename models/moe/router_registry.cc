@@ -5,6 +5,8 @@
 #include "models/moe/expert_choice_router.h"
 #include "models/moe/gshard_router.h"
 #include "models/moe/stablemoe_router.h"
+#include "models/moe/locmoe_router.h"
+#include "models/moe/smile_router.h"
 #include "models/moe/topk_router.h"
 
 namespace switchyard::models {
@@ -17,6 +19,8 @@ RouterRegistry RouterRegistry::with_builtins() {
                [](const RouterOptions& o) { return std::make_shared<ExpertChoiceRouter>(o); });
   registry.add("stablemoe",
                [](const RouterOptions& o) { return std::make_shared<StableMoERouter>(o); });
+  registry.add("smile", [](const RouterOptions& o) { return std::make_shared<SmileRouter>(o); });
+  registry.add("locmoe", [](const RouterOptions& o) { return std::make_shared<LocMoERouter>(o); });
   return registry;
 }
 

@@ -8,7 +8,7 @@
 //   }); options.router.kind = "my_router";  // then build_moe_layer(..., registry)
 //
 // Built-ins: "top_k" (TopKRouter), "gshard" (GShardRouter), "expert_choice" (ExpertChoiceRouter),
-// "stablemoe" (StableMoERouter).
+// "stablemoe" (StableMoERouter), "smile" (SmileRouter), "locmoe" (LocMoERouter).
 #pragma once
 
 #include <functional>

@@ -1,5 +1,7 @@
 #include "models/moe/routing_stats.h"
 
+#include "models/moe/aux_losses.h"
+
 #include <algorithm>
 #include <cmath>
 
@@ -12,6 +14,7 @@ RoutingStats compute_routing_stats(const RoutingResult& routing, const DispatchP
   s.tokens_per_expert = plan.selected_per_expert;
   s.kept_per_expert = plan.tokens_per_expert;
   s.num_tokens = plan.num_tokens;
+  s.router_metrics = routing.metrics;
   s.dropped_fraction = plan.num_selected > 0 ? static_cast<double>(plan.num_dropped) /
                                                    static_cast<double>(plan.num_selected)
                                              : 0.0;
@@ -38,6 +41,29 @@ RoutingStats compute_routing_stats(const RoutingResult& routing, const DispatchP
     s.coefficient_of_variation = s.mean_load > 0.0 ? std::sqrt(var) / s.mean_load : 0.0;
   }
   return s;
+}
+
+void count_cross_node_rows(const DispatchPlan& plan,
+                           const std::vector<int64_t>& group_sizes,
+                           const std::vector<int64_t>& group_nodes,
+                           int64_t num_nodes,
+                           RoutingStats* stats) {
+  const int64_t rows = plan.token_index.defined() ? plan.token_index.numel() : 0;
+  stats->dispatched_rows = rows;
+  stats->cross_node_rows = 0;
+  if (rows == 0 || num_nodes <= 1 || plan.num_experts % num_nodes != 0) return;
+  const int64_t per_node = plan.num_experts / num_nodes;
+  // [N] expert of every kept row (rows are grouped by expert).
+  at::Tensor expert = at::repeat_interleave(at::arange(plan.num_experts, at::kLong),
+                                            at::tensor(plan.tokens_per_expert, at::kLong));
+  at::Tensor nodes =
+      group_nodes.empty() ? at::zeros({1}, at::kLong) : at::tensor(group_nodes, at::kLong);  // [G]
+  at::Tensor token_group = group_nodes.size() <= 1
+                               ? at::zeros({plan.num_tokens}, at::kLong)
+                               : group_index(plan.num_tokens, group_sizes);  // [T]
+  at::Tensor source_node =
+      nodes.index_select(0, token_group.index_select(0, plan.token_index));  // [N]
+  stats->cross_node_rows = expert.div(per_node, "floor").ne(source_node).sum().item<int64_t>();
 }
 
 }  // namespace switchyard::models

@@ -20,7 +20,8 @@ Strategies make_strategies(const std::shared_ptr<Communicator>& world,
   Strategies s;
   s.groups = build_process_groups(world, topology, ep_size);
   for (auto algo :
-       {AllToAllAlgorithm::kFlat, AllToAllAlgorithm::kHierarchical, AllToAllAlgorithm::kLeader}) {
+       {AllToAllAlgorithm::kFlat, AllToAllAlgorithm::kHierarchical, AllToAllAlgorithm::kLeader,
+        AllToAllAlgorithm::kInterFirst}) {
     s.all.push_back(make_all_to_all(algo, s.groups));
   }
   return s;

@@ -1,5 +1,5 @@
 // The all-to-all equivalence fuzz shared by the comm MPI tests (emulated topologies) and the
-// emulated-cluster tests (real hosts): flat, hierarchical and leader strategies against the
+// emulated-cluster tests (real hosts): flat, hierarchical, leader and inter-first strategies against the
 // gathered single-process reference, bit-exact, over seeded random layouts.
 #pragma once
 
@@ -15,7 +15,7 @@ namespace switchyard::comm::testing {
 
 struct Strategies {
   ProcessGroups groups;
-  std::vector<std::shared_ptr<AllToAll>> all;  // flat, hierarchical, leader
+  std::vector<std::shared_ptr<AllToAll>> all;  // flat, hierarchical, leader, inter-first
 };
 
 // Process groups of `topology` with EP size `ep_size` and the three strategies over them.

@@ -54,8 +54,8 @@ TEST(LayoutCheck, DifferentCountMatricesAreDetectedByEveryStrategy) {
   std::vector<int64_t> m(W * W, 1);
   if (r == W - 1) m[0] = 1 + 0;  // same diagonal entry...
   if (r == W - 1) m[1] = 0;      // ...but rank 0 -> 1 differs on the last rank only
-  for (auto algo :
-       {AllToAllAlgorithm::kFlat, AllToAllAlgorithm::kHierarchical, AllToAllAlgorithm::kLeader}) {
+  for (auto algo : {AllToAllAlgorithm::kFlat, AllToAllAlgorithm::kHierarchical,
+                    AllToAllAlgorithm::kLeader, AllToAllAlgorithm::kInterFirst}) {
     auto a2a = make_all_to_all(algo, groups);
     const AllToAllLayout layout = AllToAllLayout::from_count_matrix(r, W, m);
     const at::Tensor x = at::zeros({layout.total_send_rows(), 3}, at::kFloat);

@@ -33,13 +33,14 @@ TEST(TrafficAccounting, DenseLayoutMatchesFormulas) {
     auto flat = make_all_to_all(AllToAllAlgorithm::kFlat, groups);
     auto hier = make_all_to_all(AllToAllAlgorithm::kHierarchical, groups);
     auto leader = make_all_to_all(AllToAllAlgorithm::kLeader, groups);
+    auto inter_first = make_all_to_all(AllToAllAlgorithm::kInterFirst, groups);
     const int64_t c = 3;  // rows per (src, dst)
     const int64_t H = 4;
     const int64_t row = H * 4;  // float32
     const AllToAllLayout layout =
         AllToAllLayout::exchange_counts(*groups.expert, std::vector<int64_t>(W, c));
     const at::Tensor x = at::ones({c * W, H}, at::kFloat);  // [c * W, H]
-    for (auto* a : {&flat, &hier, &leader}) (*a)->exchange(x, layout);
+    for (auto* a : {&flat, &hier, &leader, &inter_first}) (*a)->exchange(x, layout);
     const TrafficCounters f = flat->traffic();
     const TrafficCounters h = hier->traffic();
     const TrafficCounters l = leader->traffic();
@@ -52,6 +53,13 @@ TEST(TrafficAccounting, DenseLayoutMatchesFormulas) {
     EXPECT_EQ(h.intra_node_bytes, (G - 1) * N * c * row);
     EXPECT_EQ(h.inter_node_messages, N - 1);
     EXPECT_EQ(h.inter_node_bytes, f.inter_node_bytes);
+    // Inter-node first (SMILE's order): the same message counts and inter-node bytes as
+    // hierarchical; intra-node bytes = the rows this rank forwards within the node.
+    const TrafficCounters i = inter_first->traffic();
+    EXPECT_EQ(i.inter_node_messages, N - 1);
+    EXPECT_EQ(i.inter_node_bytes, f.inter_node_bytes);
+    EXPECT_EQ(i.intra_node_messages, G - 1);
+    EXPECT_EQ(i.intra_node_bytes, (G - 1) * N * c * row);
     EXPECT_EQ(f.exchanges, 1);
     EXPECT_EQ(h.exchanges, 1);
     // Per node: flat G^2 (N-1) inter-node messages, hierarchical G (N-1): G x fewer.

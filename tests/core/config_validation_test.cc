@@ -30,6 +30,17 @@ TEST(ConfigValidation, DefaultExampleIsValid) {
   for (const auto& i : issues) ADD_FAILURE() << i.path << ": " << i.reason;
 }
 
+// SMILE and LocMoE examples (4 ranks emulating 2 nodes x 2).
+TEST(ConfigValidation, SmileAndLocMoEExamplesAreValid) {
+  for (const char* name : {"smile", "locmoe"}) {
+    ExperimentConfig c =
+        load_config_file(std::string(SY_SOURCE_DIR) + "/examples/configs/" + name + ".pbtxt");
+    c.mutable_data()->set_path(std::string(SY_SOURCE_DIR) + "/examples/data/tinyshakespeare.txt");
+    const auto issues = find_config_issues(c, context(4));
+    for (const auto& i : issues) ADD_FAILURE() << name << " " << i.path << ": " << i.reason;
+  }
+}
+
 TEST(ConfigValidation, SchemaDefaultsAreValidOnOneRank) {
   ExperimentConfig c;
   c.mutable_data()->set_path(std::string(SY_SOURCE_DIR) + "/examples/data/tinyshakespeare.txt");
@@ -106,10 +117,22 @@ INSTANTIATE_TEST_SUITE_P(
              4,
              "model.moe.dispatcher.batch_independent",
              "EXPERT_CHOICE"},
-        Case{{"model.moe.router.kind=SMILE", "model.moe.router.top_k=1"},
+        Case{{"model.moe.router.kind=SMILE", "model.moe.router.top_k=1",
+              "model.moe.dispatcher.capacity_factor=1"},
              4,
-             "model.moe.router.kind",
-             "not implemented"},
+             "model.moe.dispatcher.capacity_factor",
+             "must be 0 for kind SMILE"},
+        Case{{"model.moe.router.kind=LOCMOE", "model.moe.num_experts=12",
+              "model.moe.router.locmoe.grouped_average_pooling=true"},
+             4,
+             "model.moe.router.locmoe.grouped_average_pooling",
+             "divisible by model.moe.num_experts"},
+        Case{{"model.moe.router.kind=LOCMOE", "comm.all_to_all=FLAT", "comm.ranks_per_node=3",
+              "parallel.world_size=0", "parallel.expert_parallel_size=2",
+              "train.global_batch_size=18"},
+             6,
+             "comm.ranks_per_node",
+             "or be a multiple of it for kind LOCMOE"},
         Case{{"model.moe.aux_loss.erc.coeff=1"},
              4,
              "model.moe.aux_loss.erc.coeff",

@@ -192,7 +192,12 @@ TEST(MoELayer, BuilderFromConfig) {
   MoELayer layer = build_moe_layer(o, MoEParallel{}, &aux);
   EXPECT_EQ(layer->forward(make_tokens(8, 8, 1)).output.sizes(), (std::vector<int64_t>{8, 8}));
   c.mutable_router()->set_kind(config::RouterConfig::SMILE);
-  EXPECT_THROW(moe_options_from_config(c, 8, 4, 0, 1), switchyard::ConfigError);
+  EXPECT_EQ(moe_options_from_config(c, 8, 4, 0, 1, 2).router.kind, "smile");
+  EXPECT_EQ(moe_options_from_config(c, 8, 4, 0, 1, 2).router.num_nodes, 2);
+  c.mutable_router()->set_kind(config::RouterConfig::LOCMOE);
+  EXPECT_EQ(moe_options_from_config(c, 8, 4, 0, 1).router.kind, "locmoe");
+  c.mutable_router()->set_kind(config::RouterConfig::STABLEMOE);
+  EXPECT_EQ(moe_options_from_config(c, 8, 4, 0, 1).router.kind, "stablemoe");
 }
 
 // ---- Cross-batch attack (ALGORITHMS.md §9) ------------------------------------------------

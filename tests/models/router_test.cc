@@ -195,7 +195,8 @@ class ConstantRouter : public Router {
 TEST(RouterRegistry, BuiltinsCustomAndUnknown) {
   RouterRegistry registry = RouterRegistry::with_builtins();
   EXPECT_EQ(registry.names(),
-            (std::vector<std::string>{"expert_choice", "gshard", "stablemoe", "top_k"}));
+            (std::vector<std::string>{"expert_choice", "gshard", "locmoe", "smile", "stablemoe",
+                                      "top_k"}));
   registry.add("constant",
                [](const RouterOptions& o) { return std::make_shared<ConstantRouter>(o); });
   RouterOptions o = small_options();

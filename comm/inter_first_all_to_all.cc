@@ -1,0 +1,110 @@
+#include "comm/inter_first_all_to_all.h"
+
+#include <ATen/ATen.h>
+
+#include "comm/comm_error.h"
+#include "comm/exchange_rows.h"
+#include "comm/layout_check.h"
+#include "comm/row_blocks.h"
+#include "core/check.h"
+
+namespace switchyard::comm {
+
+InterFirstAllToAll::InterFirstAllToAll(std::shared_ptr<Communicator> group,
+                                       std::shared_ptr<Communicator> intra_node,
+                                       std::shared_ptr<Communicator> inter_node,
+                                       AllToAllStrategyOptions options)
+    : group_(std::move(group)),
+      intra_(std::move(intra_node)),
+      inter_(std::move(inter_node)),
+      options_(options) {
+  SY_CHECK(group_ && intra_ && inter_) << "inter-first all-to-all needs three communicators";
+  ranks_per_node_ = intra_->size();
+  num_nodes_ = inter_->size();
+  SY_CHECK_EQ(num_nodes_ * ranks_per_node_, group_->size())
+      << "EP group is not N x G node-contiguous";
+  SY_CHECK_EQ(group_->rank(), inter_->rank() * ranks_per_node_ + intra_->rank())
+      << "EP rank is not node * G + local: the EP group is not node-contiguous";
+}
+
+int InterFirstAllToAll::group_size() const { return group_->size(); }
+int InterFirstAllToAll::group_rank() const { return group_->rank(); }
+
+at::Tensor InterFirstAllToAll::exchange(const at::Tensor& input, const AllToAllLayout& layout) {
+  if (!layout.agreed() || options_.always_verify_layout) {
+    verify_layout(*group_, layout, input, name(), options_.timeout);
+  } else {
+    check_exchange_args(*group_, layout, input, name());
+  }
+  if (!layout.has_count_matrix()) {
+    throw CommError(
+        {"inter_first", "all_to_all", group_->name(), group_->rank(), group_->size(), -1},
+        "needs a layout with the full count matrix (exchange_counts or "
+        "from_count_matrix), not from_counts");
+  }
+  const int N = num_nodes_;
+  const int G = ranks_per_node_;
+  const int r = group_->rank();
+  const int n_r = inter_->rank();
+  const int l = intra_->rank();
+  auto rank_of = [G](int n, int g) { return n * G + g; };
+  auto cnt = [&layout](int s, int d) { return layout.count(s, d); };
+  const int64_t bytes = row_bytes(input);
+
+  // Phase 1: inter-node among the ranks with local index l. The input is grouped by destination
+  // rank = [dst node n][dst local g], so the rows for node n are already contiguous.
+  std::vector<int64_t> send1(N, 0);
+  std::vector<int64_t> recv1(N, 0);
+  for (int n = 0; n < N; ++n) {
+    for (int g = 0; g < G; ++g) {
+      send1[n] += cnt(r, rank_of(n, g));
+      recv1[n] += cnt(rank_of(n, l), rank_of(n_r, g));
+    }
+    if (n != n_r) traffic_.record_send(false, send1[n] * bytes);
+  }
+  // [sum(recv1), ...] = [src node n'][dst local g], blocks cnt[(n',l)][(n_r,g)]
+  const at::Tensor phase1 =
+      exchange_rows(*inter_, input.contiguous(), send1, recv1, options_.timeout, &phase1_buffer_);
+
+  // Reorder [src node n'][dst local g] -> [dst local g][src node n'].
+  std::vector<int64_t> sizes1;  // block sizes in phase1 order
+  for (int n = 0; n < N; ++n) {
+    for (int g = 0; g < G; ++g) sizes1.push_back(cnt(rank_of(n, l), rank_of(n_r, g)));
+  }
+  const std::vector<int64_t> off1 = exclusive_prefix_sum(sizes1);
+  std::vector<RowBlock> blocks;
+  for (int g = 0; g < G; ++g) {
+    for (int n = 0; n < N; ++n) blocks.push_back({off1[n * G + g], sizes1[n * G + g]});
+  }
+  const at::Tensor by_local = (N == 1 || G == 1) ? phase1 : gather_row_blocks(phase1, blocks);
+
+  // Phase 2: intra-node.
+  std::vector<int64_t> send2(G, 0);
+  std::vector<int64_t> recv2(G, 0);
+  for (int g = 0; g < G; ++g) {
+    for (int n = 0; n < N; ++n) {
+      send2[g] += cnt(rank_of(n, l), rank_of(n_r, g));
+      recv2[g] += cnt(rank_of(n, g), r);
+    }
+    if (g != l) traffic_.record_send(true, send2[g] * bytes);
+  }
+  ++traffic_.exchanges;
+  // [total_recv, ...] = [src local g'][src node n'], blocks cnt[(n',g')][r]
+  const at::Tensor phase2 =
+      exchange_rows(*intra_, by_local, send2, recv2, options_.timeout, &output_);
+
+  // Reorder [src local g'][src node n'] -> [src node n'][src local g'] (source rank order).
+  std::vector<int64_t> sizes2;
+  for (int g = 0; g < G; ++g) {
+    for (int n = 0; n < N; ++n) sizes2.push_back(cnt(rank_of(n, g), r));
+  }
+  const std::vector<int64_t> off2 = exclusive_prefix_sum(sizes2);
+  blocks.clear();
+  for (int n = 0; n < N; ++n) {
+    for (int g = 0; g < G; ++g) blocks.push_back({off2[g * N + n], sizes2[g * N + n]});
+  }
+  at::Tensor out = (N == 1 || G == 1) ? phase2 : gather_row_blocks(phase2, blocks);
+  return out.is_same(input) ? out.clone() : out;
+}
+
+}  // namespace switchyard::comm

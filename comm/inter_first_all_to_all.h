@@ -1,0 +1,60 @@
+// File: comm/inter_first_all_to_all.h
+//
+// InterFirstAllToAll: the two-level all-to-all with the inter-node phase first, the order of
+// SMILE's bi-level dispatch (He et al., "SMILE: Scaling Mixture-of-Experts with Efficient
+// Bi-level Routing", arXiv 2212.05191; ALGORITHMS.md §4.3) and of Tutel's Python 2DH variant
+// PrimAllToAll2D (Hwang et al., arXiv 2206.03382; ALGORITHMS.md §8.1). EP rank r = n*G + l (node
+// n of N, local index l of G); cnt[s][d] is the layout's count matrix. On rank (n_r, l):
+//
+//   input     [dst node n][dst local g]        blocks cnt[r][(n,g)]       (grouped by dst rank)
+//   phase 1   inter-node all-to-all over the N ranks with local index l:
+//             send to node n: sum_g cnt[r][(n,g)]; receive from n': sum_g cnt[(n',l)][(n_r,g)]
+//             -> [src node n'][dst local g]     blocks cnt[(n',l)][(n_r,g)]
+//   reorder   [dst local g][src node n']
+//   phase 2   intra-node all-to-all over the G ranks of the node:
+//             send to g: sum_n' cnt[(n',l)][(n_r,g)]; receive from g': sum_n' cnt[(n',g')][r]
+//             -> [src local g'][src node n']
+//   reorder   [src node n'][src local g']      = grouped by source rank, as flat
+//
+// Every row crosses the inter-node network at most once (phase 1, only when its destination node
+// differs); inter-node messages per rank are at most N - 1 (flat: G(N - 1)). Bit-identical output
+// to the flat strategy. Needs the count matrix and a node-contiguous EP group.
+#pragma once
+
+#include <memory>
+
+#include "comm/all_to_all.h"
+#include "comm/communicator.h"
+#include "comm/reusable_buffer.h"
+
+namespace switchyard::comm {
+
+class InterFirstAllToAll : public AllToAll {
+ public:
+  // group: EP communicator (P = N*G ranks, node-contiguous); intra_node: the G EP ranks of this
+  // node (rank = l); inter_node: the N EP ranks with local index l (rank = n).
+  InterFirstAllToAll(std::shared_ptr<Communicator> group,
+                     std::shared_ptr<Communicator> intra_node,
+                     std::shared_ptr<Communicator> inter_node,
+                     AllToAllStrategyOptions options = {});
+
+  std::string_view name() const override { return "inter_first"; }
+  int group_size() const override;
+  int group_rank() const override;
+  at::Tensor exchange(const at::Tensor& input, const AllToAllLayout& layout) override;
+  const TrafficCounters& traffic() const override { return traffic_; }
+  void reset_traffic() override { traffic_ = {}; }
+
+ private:
+  std::shared_ptr<Communicator> group_;
+  std::shared_ptr<Communicator> intra_;
+  std::shared_ptr<Communicator> inter_;
+  int num_nodes_ = 1;       // N
+  int ranks_per_node_ = 1;  // G
+  AllToAllStrategyOptions options_;
+  TrafficCounters traffic_;
+  ReusableBuffer phase1_buffer_;
+  ReusableBuffer output_;
+};
+
+}  // namespace switchyard::comm

@@ -1,0 +1,60 @@
+// File: models/moe/smile_router.h
+//
+// SMILE bi-level routing (He, Zheng, Zhang, Karypis, Chilimbi, Soltanolkotabi, Avestimehr,
+// "SMILE: Scaling Mixture-of-Experts with Efficient Bi-level Routing", arXiv 2212.05191;
+// ALGORITHMS.md §4). The EP group has N nodes; node a holds the M = E / N experts
+// [a M, (a + 1) M). Per token t (float32):
+//
+//   q_t = softmax(W_node x_t)  [N]      a_t = argmax q_t                (node, top-1)
+//   r_t = softmax(W_loc x_t)   [M]      b_t = argmax r_t                (expert within the node)
+//   expert a_t M + b_t, gate g_t = q_{t,a_t} * r_{t,b_t}
+//
+// W_loc is shared by all nodes ([M, H]) or one per node ([N M, H], the rows of node a_t are used;
+// option router_per_node). Losses (each normalized to 1 under uniform routing, weight
+// smile_balance_coeff; Switch convention): L_node = N sum_a f_a P_a over q and a_t, L_loc =
+// M sum_b f_b P_b over r and b_t, per routing group, averaged over the groups.
+// Capacity (smile_capacity_factor cf > 0, computed at the source rank, position priority):
+//   level 1: per (group, node) C_node = ceil(cf T_g / N) tokens;
+//   level 2: per (group, expert) C_loc = ceil(cf T_ga / M), T_ga = the group's tokens kept for
+//            node a. Dropped tokens get expert -1 (output 0; the residual carries them).
+// The level-2 decision is made at the source and travels with the token (the receiving-side
+// variant of ALGORITHMS.md §4.3 step 3 gives the same routing; only the capacity grouping differs).
+// The standard layer balance loss is not used (balance_ids undefined).
+#pragma once
+
+#include "models/moe/router.h"
+#include "models/moe/router_options.h"
+
+namespace switchyard::models {
+
+class SmileRouter : public Router {
+ public:
+  explicit SmileRouter(const RouterOptions& options);
+
+  RoutingResult route(const at::Tensor& tokens, const RoutingContext& context) override;
+  int64_t num_experts() const override { return options_.num_experts; }
+  int64_t slots_per_token() const override { return 1; }
+
+  int64_t num_nodes() const { return options_.num_nodes; }
+  int64_t experts_per_node() const { return options_.num_experts / options_.num_nodes; }
+  const at::Tensor& node_weight() const { return node_weight_; }    // [N, H] float32
+  const at::Tensor& local_weight() const { return local_weight_; }  // [M, H] or [N M, H]
+
+ private:
+  RouterOptions options_;
+  at::Tensor node_weight_;
+  at::Tensor local_weight_;
+};
+
+// [T] bool: position-priority capacity at both levels (see above) for the tokens' node and
+// local choices ([T] int64 each), per consecutive routing group. Exposed for tests.
+at::Tensor smile_capacity_keep(const at::Tensor& node,
+                               const at::Tensor& local,
+                               int64_t num_nodes,
+                               int64_t experts_per_node,
+                               double capacity_factor,
+                               const std::vector<int64_t>& group_sizes,
+                               int64_t* dropped_level1 = nullptr,
+                               int64_t* dropped_level2 = nullptr);
+
+}  // namespace switchyard::models
