@@ -41,11 +41,21 @@ nlohmann::json global_stats_json(const models::RoutingStats& s, comm::Communicat
   double var = 0;
   for (int64_t c : tokens) var += (c - mean) * (c - mean);
   var = e > 0 ? var / e : 0.0;
-  return {{"tokens_per_expert", tokens},
-          {"dropped_fraction", selected > 0 ? 1.0 - kept / selected : 0.0},
-          {"router_entropy", t[2 * e].item<double>() / world.size()},
-          {"max_over_mean_load", mean > 0 ? max_load / mean : 0.0},
-          {"load_cv", mean > 0 ? std::sqrt(var) / mean : 0.0}};
+  nlohmann::json out = {{"tokens_per_expert", tokens},
+                        {"dropped_fraction", selected > 0 ? 1.0 - kept / selected : 0.0},
+                        {"router_entropy", t[2 * e].item<double>() / world.size()},
+                        {"max_over_mean_load", mean > 0 ? max_load / mean : 0.0},
+                        {"load_cv", mean > 0 ? std::sqrt(var) / mean : 0.0}};
+  if (!s.extra.empty()) {
+    // Method-specific scalars (ERC coupling matrix, Rectify-Router counts): mean over the world.
+    at::Tensor x = at::empty({static_cast<int64_t>(s.extra.size())}, at::kDouble);  // [extras]
+    for (size_t i = 0; i < s.extra.size(); ++i) x[static_cast<int64_t>(i)] = s.extra[i].second;
+    world.all_reduce(x)->wait();
+    for (size_t i = 0; i < s.extra.size(); ++i) {
+      out[s.extra[i].first] = x[static_cast<int64_t>(i)].item<double>() / world.size();
+    }
+  }
+  return out;
 }
 
 }  // namespace

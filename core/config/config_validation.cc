@@ -162,10 +162,6 @@ void check_implemented(const MoELayerConfig& m, Checker& k) {
             RouterConfig::Kind_Name(kind) +
                 " is not implemented in this version (TOP_K, GSHARD and "
                 "EXPERT_CHOICE are)");
-  k.require(!m.dispatcher().rectify().intra_rank() && !m.dispatcher().rectify().fill_in(),
-            "model.moe.dispatcher.rectify", "is not implemented in this version");
-  k.require(m.aux_loss().erc().coeff() == 0, "model.moe.aux_loss.erc.coeff",
-            "the ERC loss is not implemented in this version; leave it 0");
   k.require(m.aux_loss().dpsl().coeff() == 0, "model.moe.aux_loss.dpsl.coeff",
             "the DPSL loss is not implemented in this version; leave it 0");
 }
@@ -188,6 +184,9 @@ void check_moe(const ExperimentConfig& c, Checker& k) {
     k.require(d.capacity_factor() > 0, "model.moe.dispatcher.rectify",
               "needs model.moe.dispatcher.capacity_factor > 0 (nothing is dropped or padded when "
               "dropless)");
+    k.require(m.router().kind() != RouterConfig::EXPERT_CHOICE, "model.moe.dispatcher.rectify",
+              "cannot be used with router kind EXPERT_CHOICE (experts choose tokens: nothing is "
+              "dropped by a token's choice)");
   }
   k.positive(m.expert().ffn_hidden_size(), "model.moe.expert.ffn_hidden_size");
   const AuxLossConfig& a = m.aux_loss();

@@ -84,6 +84,13 @@ MoEOutput MoELayerImpl::forward(const at::Tensor& x, const MoEForwardArgs& args)
                      aux.z_loss_coeff);
   }
 
+  std::vector<std::pair<std::string, double>> erc_stats;
+  if (erc_ != nullptr && aux_losses_ != nullptr && context.training && aux.erc.coeff > 0.0) {
+    ErcResult erc = erc_->compute(router_->coupling_weight(), experts_->w1(), context.seed);
+    aux_losses_->add(options_.layer_index, "erc", erc.loss, aux.erc.coeff);
+    erc_stats = erc_matrix_stats(erc.matrix, aux.erc.alpha);
+  }
+
   DispatchPlan plan = make_dispatch_plan(routing, options_.num_experts, options_.capacity,
                                          context.group_sizes, context);
   const Clock::time_point t1 = Clock::now();
@@ -98,6 +105,7 @@ MoEOutput MoELayerImpl::forward(const at::Tensor& x, const MoEForwardArgs& args)
   out.timing = MoETiming{seconds(t0, t1), seconds(t1, t2), seconds(t2, t3), seconds(t3, t4)};
   out.output = combined.to(x.scalar_type()).view(x.sizes());
   out.stats = compute_routing_stats(routing, plan);
+  out.stats.extra.insert(out.stats.extra.end(), erc_stats.begin(), erc_stats.end());
   last_routing_ = std::move(routing);
   last_plan_ = std::move(plan);
   return out;

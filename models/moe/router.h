@@ -60,6 +60,15 @@ class Router : public torch::nn::Module {
   // Aux-loss-free balancing (DeepSeek-V3): called after a step with the selection counts [E]
   // (float or int) of the whole batch the reference sees. Routers without a bias ignore it.
   virtual void update_expert_bias(const at::Tensor& global_counts) { (void)global_counts; }
+  // The learned router weight R [E, H] whose rows are the experts' centres, for the ERC loss
+  // (ALGORITHMS.md §2); undefined for routers without one. Default: the parameter "weight" when
+  // it is [E, H] (the built-in routers).
+  virtual at::Tensor coupling_weight() {
+    auto params = named_parameters(/*recurse=*/false);
+    at::Tensor* w = params.find("weight");
+    if (w == nullptr || w->dim() != 2 || w->size(0) != num_experts()) return {};
+    return *w;
+  }
 };
 
 }  // namespace switchyard::models

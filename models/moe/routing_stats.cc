@@ -37,6 +37,12 @@ RoutingStats compute_routing_stats(const RoutingResult& routing, const DispatchP
     var /= num_experts;
     s.coefficient_of_variation = s.mean_load > 0.0 ? std::sqrt(var) / s.mean_load : 0.0;
   }
+  if (plan.rectified_ids.defined()) {
+    // Rectify-Router: tokens with an intra-rank assignment and filled slots, per token.
+    const double t = plan.num_tokens > 0 ? static_cast<double>(plan.num_tokens) : 1.0;
+    s.extra.emplace_back("rectify/intra_rank_per_token", static_cast<double>(plan.num_intra_rank) / t);
+    s.extra.emplace_back("rectify/fill_in_per_token", static_cast<double>(plan.num_fill_in) / t);
+  }
   return s;
 }
 

@@ -5,6 +5,8 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "models/moe/dispatch_plan.h"
@@ -21,6 +23,9 @@ struct RoutingStats {
   double max_load = 0.0;          // max over experts of tokens_per_expert
   double mean_load = 0.0;         // mean over experts of tokens_per_expert
   double coefficient_of_variation = 0.0;  // population std / mean of tokens_per_expert
+  // Per-layer scalars of auxiliary methods ("erc/diag_mean", "rectify/intra_rank", ...); the same
+  // names in the same order on every rank. The trainer averages them over the world.
+  std::vector<std::pair<std::string, double>> extra;
 };
 
 RoutingStats compute_routing_stats(const RoutingResult& routing, const DispatchPlan& plan);

@@ -110,10 +110,12 @@ INSTANTIATE_TEST_SUITE_P(
              4,
              "model.moe.router.kind",
              "not implemented"},
-        Case{{"model.moe.aux_loss.erc.coeff=1"},
+        Case{{"model.moe.aux_loss.erc.coeff=-1"}, 4, "model.moe.aux_loss.erc.coeff", ">= 0"},
+        Case{{"model.moe.router.kind=EXPERT_CHOICE", "model.moe.dispatcher.capacity_factor=1",
+              "model.moe.dispatcher.rectify.intra_rank=true"},
              4,
-             "model.moe.aux_loss.erc.coeff",
-             "not implemented"},
+             "model.moe.dispatcher.rectify",
+             "EXPERT_CHOICE"},
         Case{{"model.moe.router.group_limited.num_groups=4",
               "model.moe.router.group_limited.group_top_k=3", "model.moe.router.top_k=2"},
              4,
@@ -139,6 +141,17 @@ INSTANTIATE_TEST_SUITE_P(
         Case{{"data.val_fraction=0"}, 4, "data.val_fraction", "(0, 1)"},
         Case{{"model.vocab_size=100"}, 4, "model.vocab_size", "BYTE tokenizer"},
         Case{{"train.optimizer.beta2=1"}, 4, "train.optimizer.beta2", "[0, 1)"}));
+
+TEST(ConfigValidation, ErcAndRectifyExamplesAreValid) {
+  for (const char* name : {"erc", "rectify"}) {
+    ExperimentConfig c = load_config_file(std::string(SY_SOURCE_DIR) + "/examples/configs/" +
+                                          name + ".pbtxt");
+    c.mutable_data()->set_path(std::string(SY_SOURCE_DIR) + "/examples/data/tinyshakespeare.txt");
+    for (const auto& i : find_config_issues(c, context(4))) {
+      ADD_FAILURE() << name << ": " << i.path << ": " << i.reason;
+    }
+  }
+}
 
 TEST(ConfigValidation, DenseModelSkipsMoERules) {
   ExperimentConfig c = default_config();
