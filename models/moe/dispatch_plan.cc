@@ -100,9 +100,9 @@ DispatchPlan make_dispatch_plan(const RoutingResult& routing,
     weights2d = weights2d / weights2d.sum(-1, /*keepdim=*/true).clamp_min(1e-20);
   }
   const int64_t num_kept = plan.keep.sum().item<int64_t>();
-  at::Tensor assign_ids = ids2d;        // [T, W] assignments dispatched (W = K, or K + 2)
-  at::Tensor assign_keep = plan.keep;   // [T, W]
-  at::Tensor assign_w = weights2d;      // [T, W]
+  at::Tensor assign_ids = ids2d;       // [T, W] assignments dispatched (W = K, or K + 2)
+  at::Tensor assign_keep = plan.keep;  // [T, W]
+  at::Tensor assign_w = weights2d;     // [T, W]
   if (capacity.capacity_factor > 0.0 && capacity.rectify.enabled()) {
     Rectification r = rectify_assignments(routing, plan.keep, weights2d, num_experts,
                                           plan.capacities, capacity_groups, capacity.rectify);

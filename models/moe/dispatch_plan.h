@@ -34,7 +34,8 @@ struct CapacityOptions {
   int64_t min_capacity = 0;
   DropPolicy drop_policy = DropPolicy::kPosition;
   int64_t top_k = 1;  // k of the capacity formula
-  RectifyOptions rectify;  // Rectify-Router (capacity_factor > 0 only)
+  // Rectify-Router (capacity_factor > 0 only).
+  RectifyOptions rectify;
 };
 
 struct DispatchPlan {

@@ -32,7 +32,7 @@ at::Tensor erc_noise_levels(const at::Tensor& router_weight) {
   if (n < 2) return at::zeros({n}, r.options());
   at::Tensor dist = at::cdist(r, r);  // [n, n] ||R_i - R_j||
   dist = dist + at::diag(at::full({n}, std::numeric_limits<double>::infinity(), r.options()));
-  at::Tensor nearest = std::get<0>(dist.min(1));          // [n] min over j != i
+  at::Tensor nearest = std::get<0>(dist.min(1));             // [n] min over j != i
   return nearest / (2.0 * r.norm(2, {1}).clamp_min(1e-30));  // [n]
 }
 
@@ -40,8 +40,7 @@ at::Tensor erc_proxy_tokens(const at::Tensor& router_weight, uint64_t seed, bool
   at::Tensor r = to_router_float(router_weight);  // [n, d]
   if (!noise) return r;
   at::Tensor eps = erc_noise_levels(r).unsqueeze(1);  // [n, 1]
-  at::Generator gen =
-      at::make_generator<at::CPUGeneratorImpl>(mix_seed(seed, kErcNoiseStream, 0));
+  at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(mix_seed(seed, kErcNoiseStream, 0));
   at::Tensor u = at::rand({r.size(0), r.size(1)}, gen, at::kFloat).to(r.scalar_type());  // [n, d]
   at::Tensor delta = (1.0 - eps) + 2.0 * eps * u;  // [n, d] ~ U(1 - eps_i, 1 + eps_i), constant
   return r * delta;
@@ -50,7 +49,7 @@ at::Tensor erc_proxy_tokens(const at::Tensor& router_weight, uint64_t seed, bool
 at::Tensor erc_first_projection(ExpertKind kind, const at::Tensor& w1) {
   SY_CHECK_EQ(w1.dim(), 3) << "w1 must be [L, d, F1]";
   if (kind == ExpertKind::kGeluMlp) return w1;  // W_1 of a non-gated expert (UNVERIFIED ext.)
-  return w1.narrow(2, 0, w1.size(2) / 2);      // SwiGLU gate W_g: [L, d, D] of [Wg | Wp]
+  return w1.narrow(2, 0, w1.size(2) / 2);       // SwiGLU gate W_g: [L, d, D] of [Wg | Wp]
 }
 
 at::Tensor erc_coupling_block(const at::Tensor& proxy, const at::Tensor& projection) {
@@ -59,15 +58,15 @@ at::Tensor erc_coupling_block(const at::Tensor& proxy, const at::Tensor& project
   SY_CHECK_EQ(proxy.size(1), projection.size(1)) << "proxy and projection hidden sizes";
   at::Tensor w = projection.to(proxy.scalar_type());
   at::Tensor act = at::einsum("nd,ldf->nlf", {proxy, w});  // [n, L, D] proxy i through expert l
-  return at::linalg_vector_norm(act, 2, {2});               // [n, L]
+  return at::linalg_vector_norm(act, 2, {2});              // [n, L]
 }
 
 at::Tensor erc_loss_from_matrix(const at::Tensor& matrix, double alpha) {
   SY_CHECK(matrix.dim() == 2 && matrix.size(0) == matrix.size(1)) << "M must be [n, n]";
   const int64_t n = matrix.size(0);
-  at::Tensor diag = matrix.diagonal();                                      // [n] M[i, i]
-  at::Tensor row = at::relu(matrix - alpha * diag.unsqueeze(1));            // M[i,j] - a M[i,i]
-  at::Tensor col = at::relu(matrix - alpha * diag.unsqueeze(0));            // M[j,i] - a M[i,i]
+  at::Tensor diag = matrix.diagonal();                                       // [n] M[i, i]
+  at::Tensor row = at::relu(matrix - alpha * diag.unsqueeze(1));             // M[i,j] - a M[i,i]
+  at::Tensor col = at::relu(matrix - alpha * diag.unsqueeze(0));             // M[j,i] - a M[i,i]
   at::Tensor off = 1.0 - at::eye(n, matrix.options().requires_grad(false));  // [n, n]
   return ((row + col) * off).sum() / static_cast<double>(n * n);
 }
@@ -76,8 +75,8 @@ std::vector<std::pair<std::string, double>> erc_matrix_stats(const at::Tensor& m
                                                              double alpha) {
   at::Tensor m = matrix.detach().to(at::kDouble);  // [n, n]
   const int64_t n = m.size(0);
-  at::Tensor diag = m.diagonal();                                 // [n]
-  at::Tensor off = 1.0 - at::eye(n, m.options());                 // [n, n]
+  at::Tensor diag = m.diagonal();                  // [n]
+  at::Tensor off = 1.0 - at::eye(n, m.options());  // [n, n]
   const double pairs = static_cast<double>(std::max<int64_t>(n * (n - 1), 1));
   at::Tensor row_v = (m > alpha * diag.unsqueeze(1)).to(at::kDouble) * off;
   at::Tensor col_v = (m > alpha * diag.unsqueeze(0)).to(at::kDouble) * off;
@@ -100,8 +99,7 @@ ErcResult ExpertRouterCouplingLoss::compute(const at::Tensor& router_weight,
   SY_CHECK(router_weight.defined()) << "the ERC loss needs a router with a learned weight [E, H]";
   at::Tensor proxy = erc_proxy_tokens(router_weight, seed, options_.noise);  // [n, d]
   if (!options_.router_gradient) proxy = proxy.detach();
-  at::Tensor block =
-      erc_coupling_block(proxy, erc_first_projection(expert_kind_, w1));  // [n, L]
+  at::Tensor block = erc_coupling_block(proxy, erc_first_projection(expert_kind_, w1));  // [n, L]
   const int64_t n = block.size(0);
   const int64_t local = block.size(1);
   at::Tensor matrix = block;  // [n, n] when single process

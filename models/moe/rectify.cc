@@ -37,16 +37,16 @@ at::Tensor token_ep_rank(int64_t num_tokens,
 }
 
 // IR expert of every token ([T], -1 = none) and its multiplicity d ([T] int64).
-at::Tensor intra_rank_experts(const at::Tensor& logits,    // [T, E] detached
-                              const at::Tensor& ids,       // [T, K]
-                              const at::Tensor& keep,      // [T, K]
-                              const at::Tensor& ep_rank,   // [T]
+at::Tensor intra_rank_experts(const at::Tensor& logits,   // [T, E] detached
+                              const at::Tensor& ids,      // [T, K]
+                              const at::Tensor& keep,     // [T, K]
+                              const at::Tensor& ep_rank,  // [T]
                               const RectifyOptions& o,
                               at::Tensor* dropped) {
   const int64_t num_tokens = logits.size(0);
   const int64_t num_experts = logits.size(1);
   const int64_t local = num_experts / o.expert_parallel_size;
-  *dropped = ids.ge(0).sum(1) - keep.sum(1);  // [T] k - |R_i|
+  *dropped = ids.ge(0).sum(1) - keep.sum(1);                            // [T] k - |R_i|
   at::Tensor expert = at::arange(num_experts, at::kLong).unsqueeze(0);  // [1, E]
   at::Tensor lo = (ep_rank * local).unsqueeze(1);                       // [T, 1]
   at::Tensor allowed = expert.ge(lo) & expert.lt(lo + local);           // [T, E] local experts
@@ -71,9 +71,9 @@ at::Tensor fill_in_experts(const at::Tensor& logits,  // [T, E] detached
   const auto num_groups = static_cast<int64_t>(groups.size());
   // Candidate: the best expert outside the token's top-k selection, the (k+1)-th choice.
   at::Tensor selected = expert_mask(ids, ids.ge(0), num_experts);  // [T, E]
-  at::Tensor masked = logits.masked_fill(selected, -kInf);             // [T, E]
-  auto [score, cand] = masked.max(1);                                  // [T], [T]
-  at::Tensor has = selected.logical_not().any(1);                      // [T]
+  at::Tensor masked = logits.masked_fill(selected, -kInf);         // [T, E]
+  auto [score, cand] = masked.max(1);                              // [T], [T]
+  at::Tensor has = selected.logical_not().any(1);                  // [T]
 
   at::Tensor gid = group_index(num_tokens, groups);  // [T]
   // [G, E] kept load of every (group, expert); free slots = C_g - load.
@@ -81,7 +81,7 @@ at::Tensor fill_in_experts(const at::Tensor& logits,  // [T, E] detached
                              .masked_select(keep & ids.ge(0));  // [n]
   at::Tensor load = at::bincount(kept_flat, {}, num_groups * num_experts);
   at::Tensor cap = at::tensor(capacities, at::kLong).repeat_interleave(num_experts);  // [G * E]
-  at::Tensor free = (cap - load).clamp_min(0);                                         // [G * E]
+  at::Tensor free = (cap - load).clamp_min(0);                                        // [G * E]
 
   // Order: segment (group, candidate), then score descending, then token order.
   const int64_t trailing = num_groups * num_experts;
@@ -89,11 +89,11 @@ at::Tensor fill_in_experts(const at::Tensor& logits,  // [T, E] detached
   at::Tensor perm = at::arange(num_tokens, at::kLong);
   perm = stable_reorder(perm, score.to(at::kDouble).neg());
   perm = stable_reorder(perm, segment);
-  at::Tensor seg_sorted = segment.index_select(0, perm);                // [T]
-  at::Tensor counts = at::bincount(seg_sorted, {}, trailing + 1);       // [S + 1]
-  at::Tensor starts = counts.cumsum(0) - counts;                        // [S + 1]
+  at::Tensor seg_sorted = segment.index_select(0, perm);           // [T]
+  at::Tensor counts = at::bincount(seg_sorted, {}, trailing + 1);  // [S + 1]
+  at::Tensor starts = counts.cumsum(0) - counts;                   // [S + 1]
   at::Tensor rank = at::arange(num_tokens, at::kLong) - starts.index_select(0, seg_sorted);
-  at::Tensor free_ext = at::cat({free, at::zeros({1}, at::kLong)});     // [S + 1]
+  at::Tensor free_ext = at::cat({free, at::zeros({1}, at::kLong)});        // [S + 1]
   at::Tensor fill_sorted = rank.lt(free_ext.index_select(0, seg_sorted));  // [T]
   at::Tensor fill = at::zeros({num_tokens}, at::kBool).index_put_({perm}, fill_sorted);
   return at::where(fill & has, cand, at::full_like(cand, -1));
@@ -122,16 +122,16 @@ Rectification rectify_assignments(const RoutingResult& routing,
 
   at::Tensor none = at::full({num_tokens}, -1, at::kLong);
   at::Tensor dropped = at::zeros({num_tokens}, at::kLong);
-  at::Tensor h = o.intra_rank ? intra_rank_experts(a, ids, keep,
-                                                   token_ep_rank(num_tokens, groups, o), o, &dropped)
-                              : none;  // [T]
+  at::Tensor h = o.intra_rank ? intra_rank_experts(
+                                    a, ids, keep, token_ep_rank(num_tokens, groups, o), o, &dropped)
+                              : none;                                                   // [T]
   at::Tensor f = o.fill_in ? fill_in_experts(a, ids, keep, capacities, groups) : none;  // [T]
-  at::Tensor has_h = h.ge(0);  // [T]
-  at::Tensor has_f = f.ge(0);  // [T]
+  at::Tensor has_h = h.ge(0);                                                           // [T]
+  at::Tensor has_f = f.ge(0);                                                           // [T]
 
   Rectification r;
-  r.expert_ids = at::cat({ids, h.unsqueeze(1), f.unsqueeze(1)}, 1);                 // [T, K+2]
-  r.keep = at::cat({keep, has_h.unsqueeze(1), has_f.unsqueeze(1)}, 1);              // [T, K+2]
+  r.expert_ids = at::cat({ids, h.unsqueeze(1), f.unsqueeze(1)}, 1);     // [T, K+2]
+  r.keep = at::cat({keep, has_h.unsqueeze(1), has_f.unsqueeze(1)}, 1);  // [T, K+2]
   r.num_intra_rank = has_h.sum().item<int64_t>();
   r.num_fill_in = has_f.sum().item<int64_t>();
 
@@ -148,9 +148,9 @@ Rectification rectify_assignments(const RoutingResult& routing,
   at::Tensor num = mult * ea;                                 // [T, K+2]
   // Straight-through: the denominator is a constant in backward.
   at::Tensor den = num.sum(1, /*keepdim=*/true).detach().clamp_min(1e-30);  // [T, 1]
-  at::Tensor rect = num / den;                                               // [T, K+2]
-  at::Tensor rectified = o.fill_in_renormalize ? (has_h | has_f) : has_h;    // [T]
-  at::Tensor w = at::where(rectified.unsqueeze(1), rect, base);              // [T, K+2]
+  at::Tensor rect = num / den;                                              // [T, K+2]
+  at::Tensor rectified = o.fill_in_renormalize ? (has_h | has_f) : has_h;   // [T]
+  at::Tensor w = at::where(rectified.unsqueeze(1), rect, base);             // [T, K+2]
   if (!o.fill_in_renormalize) {
     // The filled expert adds its router probability; the other weights stay as they are.
     at::Tensor p_f = routing.scores.to(at::kFloat).gather(1, f.clamp_min(0).unsqueeze(1));

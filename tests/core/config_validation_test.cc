@@ -144,8 +144,8 @@ INSTANTIATE_TEST_SUITE_P(
 
 TEST(ConfigValidation, ErcAndRectifyExamplesAreValid) {
   for (const char* name : {"erc", "rectify"}) {
-    ExperimentConfig c = load_config_file(std::string(SY_SOURCE_DIR) + "/examples/configs/" +
-                                          name + ".pbtxt");
+    ExperimentConfig c =
+        load_config_file(std::string(SY_SOURCE_DIR) + "/examples/configs/" + name + ".pbtxt");
     c.mutable_data()->set_path(std::string(SY_SOURCE_DIR) + "/examples/data/tinyshakespeare.txt");
     for (const auto& i : find_config_issues(c, context(4))) {
       ADD_FAILURE() << name << ": " << i.path << ": " << i.reason;

@@ -27,7 +27,10 @@ at::Tensor swiglu_w1(const std::vector<at::Tensor>& gates) {
   return at::stack(w);  // [n, d, 2D]
 }
 
-double erc_value(const at::Tensor& r, const at::Tensor& w1, double alpha, bool noise,
+double erc_value(const at::Tensor& r,
+                 const at::Tensor& w1,
+                 double alpha,
+                 bool noise,
                  ExpertKind kind = ExpertKind::kSwiGlu) {
   ErcOptions o;
   o.alpha = alpha;
@@ -50,11 +53,12 @@ TEST(ErcLoss, WorkedExampleIdentityRouterAndExperts) {
 TEST(ErcLoss, DiagonalExpertsGiveIdentityMatrixAndZeroLoss) {
   // §2.8 item 5: W_g^0 = diag(1, 0), W_g^1 = diag(0, 1) => M = I => 0 for every alpha.
   at::Tensor r = at::eye(2, at::kFloat);
-  at::Tensor w1 = swiglu_w1({at::diag(at::tensor({1.0f, 0.0f})), at::diag(at::tensor({0.0f, 1.0f}))});
+  at::Tensor w1 =
+      swiglu_w1({at::diag(at::tensor({1.0f, 0.0f})), at::diag(at::tensor({0.0f, 1.0f}))});
   ErcOptions o;
   o.noise = false;
-  EXPECT_TRUE(at::allclose(ExpertRouterCouplingLoss(o, ExpertKind::kSwiGlu).compute(r, w1, 1).matrix,
-                           at::eye(2)));
+  EXPECT_TRUE(at::allclose(
+      ExpertRouterCouplingLoss(o, ExpertKind::kSwiGlu).compute(r, w1, 1).matrix, at::eye(2)));
   for (double alpha : {0.0, 0.25, 0.5, 1.0}) EXPECT_EQ(erc_value(r, w1, alpha, false), 0.0);
 }
 
@@ -76,7 +80,8 @@ TEST(ErcLoss, IdenticalNormPreservingExpertsAndEqualNormRowsGiveZeroAtAlphaOne) 
 TEST(ErcLoss, DiagonalOfTheMaskedMatrixContributesNothing) {
   // §2.8 item 2: off-diagonal zero, diagonal positive, alpha < 1: (1 - a) M[i,i] > 0 yet L = 0.
   at::Tensor m = at::diag(at::tensor({2.0f, 3.0f, 5.0f}));
-  for (double alpha : {0.0, 0.3, 0.9}) EXPECT_EQ(erc_loss_from_matrix(m, alpha).item<double>(), 0.0);
+  for (double alpha : {0.0, 0.3, 0.9})
+    EXPECT_EQ(erc_loss_from_matrix(m, alpha).item<double>(), 0.0);
   // One violation M[0,1] = 3 > 0.5 * 2 counts in the row term of i = 0 (3 - 1 = 2) and, as
   // M[j=0, i=1] vs 0.5 * M[1,1] = 1.5, in the column term of i = 1 (3 - 1.5 = 1.5): 3.5 / 9.
   m[0][1] = 3.0;
@@ -102,7 +107,8 @@ TEST(ErcLoss, NonNegativeAndZeroExactlyWhenTheConstraintsHold) {
       for (int64_t j = 0; j < n; ++j) {
         if (i == j) continue;
         const double mii = m[i][i].item<double>();
-        holds = holds && m[i][j].item<double>() <= alpha * mii && m[j][i].item<double>() <= alpha * mii;
+        holds =
+            holds && m[i][j].item<double>() <= alpha * mii && m[j][i].item<double>() <= alpha * mii;
       }
     }
     const double loss = erc_loss_from_matrix(m, alpha).item<double>();
@@ -117,9 +123,9 @@ TEST(ErcLoss, ProxyStaysNearestToItsOwnCentre) {
   int64_t violations = 0;
   for (uint64_t seed = 0; seed < 300; ++seed) {
     at::Tensor r = make_tokens(8, 6, 1000 + seed % 30).to(at::kDouble);  // [n, d]
-    at::Tensor eps = erc_noise_levels(r);                                  // [n]
-    at::Tensor rt = erc_proxy_tokens(r, seed, true);                        // [n, d]
-    at::Tensor dist = at::cdist(rt, r);                                     // [n, n]
+    at::Tensor eps = erc_noise_levels(r);                                // [n]
+    at::Tensor rt = erc_proxy_tokens(r, seed, true);                     // [n, d]
+    at::Tensor dist = at::cdist(rt, r);                                  // [n, n]
     at::Tensor centre = at::cdist(r, r) + at::diag(at::full({8}, 1e30, at::kDouble));
     for (int64_t i = 0; i < 8; ++i) {
       const double moved = (rt[i] - r[i]).norm().item<double>();
@@ -180,8 +186,11 @@ TEST(ErcLoss, GradientsMatchFiniteDifferences) {
   // float64; the noise is a constant of the seed, so the loss is a function of R and W_g.
   const int64_t n = 3, d = 4, f = 2;
   at::Tensor r = make_tokens(n, d, 41).to(at::kDouble).requires_grad_(true);
-  at::Tensor w1 =
-      make_tokens(n * d, 2 * f, 42).to(at::kDouble).view({n, d, 2 * f}).clone().requires_grad_(true);
+  at::Tensor w1 = make_tokens(n * d, 2 * f, 42)
+                      .to(at::kDouble)
+                      .view({n, d, 2 * f})
+                      .clone()
+                      .requires_grad_(true);
   ErcOptions o;
   o.alpha = 0.6;
   ExpertRouterCouplingLoss erc(o, ExpertKind::kSwiGlu);

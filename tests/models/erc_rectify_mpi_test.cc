@@ -181,7 +181,8 @@ TEST(RectifyExpertParallel, SameRoutingOutputsAndGradientsAsOneProcess) {
   if (world_size() != 4) GTEST_SKIP() << "needs 4 ranks";
   int i = 0;
   for (const std::string router : {"switch", "top_k", "gshard"}) {
-    for (const auto& [ir, fr] : std::vector<std::pair<bool, bool>>{{true, false}, {false, true}, {true, true}}) {
+    for (const auto& [ir, fr] :
+         std::vector<std::pair<bool, bool>>{{true, false}, {false, true}, {true, true}}) {
       for (int ep : {4, 2}) {
         Case c;
         c.options = options_for(router, ep == 4 ? 8 : 4, 0.75);
@@ -191,7 +192,8 @@ TEST(RectifyExpertParallel, SameRoutingOutputsAndGradientsAsOneProcess) {
         c.options.layer.capacity.rectify.intra_rank_exclude_kept = i % 3 == 0;
         c.options.layer.capacity.rectify.fill_in_renormalize = i % 4 != 1;
         c.ep = ep;
-        c.algorithm = i % 2 ? comm::AllToAllAlgorithm::kHierarchical : comm::AllToAllAlgorithm::kFlat;
+        c.algorithm =
+            i % 2 ? comm::AllToAllAlgorithm::kHierarchical : comm::AllToAllAlgorithm::kFlat;
         c.ranks_per_node = 2;
         c.name = "rectify " + router + (ir ? " IR" : "") + (fr ? " FR" : "") + " ep" +
                  std::to_string(ep);

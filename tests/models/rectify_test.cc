@@ -14,6 +14,7 @@
 #include "models/moe/dispatch_plan.h"
 #include "models/moe/local_dispatcher.h"
 #include "models/moe/moe_builder.h"
+#include "models/moe/routing_stats.h"
 #include "models/moe/sequential_experts.h"
 #include "tests/models/moe_test_util.h"
 
@@ -103,9 +104,8 @@ TEST(Rectify, IntraRankTopTwoWeightsAndTheExcludeKeptOption) {
   // One rank (EP rank 0 of P = 2: experts {0, 1} local), k = 2, T = 3 -> C = ceil(3*2/4) = 2.
   // t0, t1 take both slots of experts 2 and 3; t2 (top-2 {2, 1}) is dropped by expert 2 and kept
   // by expert 1: d = 1, R = {1}.
-  at::Tensor logits = logits_of({{0.0f, 1.0f, 3.0f, 2.0f},
-                                 {0.5f, 0.2f, 3.0f, 2.5f},
-                                 {0.1f, 0.3f, 3.0f, -1.0f}});
+  at::Tensor logits =
+      logits_of({{0.0f, 1.0f, 3.0f, 2.0f}, {0.5f, 0.2f, 3.0f, 2.5f}, {0.1f, 0.3f, 3.0f, -1.0f}});
   RoutingResult r = routing_of(logits, 2, /*normalize=*/true);
   CapacityOptions c = capacity(1.0, 2, true, false);
   c.rectify.expert_parallel_size = 2;
@@ -207,10 +207,14 @@ TEST(Rectify, FillInOrderIsDescendingScoreAndCountsAreMinOfCapacityAndDemand) {
 
 TEST(Rectify, NoOverflowAndNoPaddingIsTheVanillaRouter) {
   // §6.5 item 1: loads exactly C = 2 for every expert -> identical plan, weights and gradients.
-  at::Tensor logits = logits_of({{3.0f, 0.0f, 0.0f, 1.0f}, {3.0f, 1.0f, 0.0f, 0.0f},
-                                 {0.0f, 3.0f, 0.0f, 1.0f}, {0.0f, 3.0f, 1.0f, 0.0f},
-                                 {0.0f, 1.0f, 3.0f, 0.0f}, {1.0f, 0.0f, 3.0f, 0.0f},
-                                 {0.0f, 0.0f, 1.0f, 3.0f}, {1.0f, 0.0f, 0.0f, 3.0f}});
+  at::Tensor logits = logits_of({{3.0f, 0.0f, 0.0f, 1.0f},
+                                 {3.0f, 1.0f, 0.0f, 0.0f},
+                                 {0.0f, 3.0f, 0.0f, 1.0f},
+                                 {0.0f, 3.0f, 1.0f, 0.0f},
+                                 {0.0f, 1.0f, 3.0f, 0.0f},
+                                 {1.0f, 0.0f, 3.0f, 0.0f},
+                                 {0.0f, 0.0f, 1.0f, 3.0f},
+                                 {1.0f, 0.0f, 0.0f, 3.0f}});
   RoutingResult r = routing_of(logits, 1, false);
   DispatchPlan vanilla = make_dispatch_plan(r, 4, capacity(1.0, 1, false, false), {}, {});
   CapacityOptions c = capacity(1.0, 1, true, true);
@@ -219,7 +223,8 @@ TEST(Rectify, NoOverflowAndNoPaddingIsTheVanillaRouter) {
   EXPECT_EQ(rect.num_intra_rank + rect.num_fill_in, 0);
   EXPECT_TRUE(at::equal(vanilla.token_index, rect.token_index));
   EXPECT_TRUE(at::equal(vanilla.weights, rect.weights));
-  at::Tensor g1 = torch::autograd::grad({vanilla.weights.sum()}, {logits}, {}, /*retain_graph=*/true)[0];
+  at::Tensor g1 =
+      torch::autograd::grad({vanilla.weights.sum()}, {logits}, {}, /*retain_graph=*/true)[0];
   at::Tensor g2 = torch::autograd::grad({rect.weights.sum()}, {logits})[0];
   EXPECT_TRUE(at::equal(g1, g2));
 }
@@ -280,6 +285,14 @@ TEST(Rectify, LayerOutputMatchesTheDirectExpertComputation) {
   EXPECT_GT(p.num_dropped, 0);
   EXPECT_GT(p.num_intra_rank, 0);
   EXPECT_GT(p.num_fill_in, 0);
+  // Statistics count the router's own kept assignments, not the rectified rows.
+  const RoutingStats stats = compute_routing_stats(layer->last_routing(), p);
+  int64_t kept = 0;
+  for (int64_t c : stats.kept_per_expert) kept += c;
+  EXPECT_EQ(kept, p.num_selected - p.num_dropped);
+  ASSERT_EQ(stats.extra.size(), 2u);
+  EXPECT_DOUBLE_EQ(stats.extra[0].second, static_cast<double>(p.num_intra_rank) / 40.0);
+  EXPECT_DOUBLE_EQ(stats.extra[1].second, static_cast<double>(p.num_fill_in) / 40.0);
   at::Tensor w1 = layer->experts().w1().detach();
   at::Tensor w2 = layer->experts().w2().detach();
   at::Tensor expected = at::zeros_like(x);
