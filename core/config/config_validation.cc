@@ -186,15 +186,6 @@ void check_topology_routers(const ExperimentConfig& c, Checker& k) {
   }
 }
 
-// Parts of the schema whose implementation has not landed yet are refused up front, with the
-// field to change, instead of deep inside model construction.
-void check_implemented(const MoELayerConfig& m, Checker& k) {
-  k.require(!m.dispatcher().rectify().intra_rank() && !m.dispatcher().rectify().fill_in(),
-            "model.moe.dispatcher.rectify", "is not implemented in this version");
-  k.require(m.aux_loss().erc().coeff() == 0, "model.moe.aux_loss.erc.coeff",
-            "the ERC loss is not implemented in this version; leave it 0");
-}
-
 void check_moe(const ExperimentConfig& c, Checker& k) {
   const MoELayerConfig& m = c.model().moe();
   const int e = m.num_experts();
@@ -214,6 +205,9 @@ void check_moe(const ExperimentConfig& c, Checker& k) {
     k.require(d.capacity_factor() > 0, "model.moe.dispatcher.rectify",
               "needs model.moe.dispatcher.capacity_factor > 0 (nothing is dropped or padded when "
               "dropless)");
+    k.require(m.router().kind() != RouterConfig::EXPERT_CHOICE, "model.moe.dispatcher.rectify",
+              "cannot be used with router kind EXPERT_CHOICE (experts choose tokens: nothing is "
+              "dropped by a token's choice)");
   }
   k.positive(m.expert().ffn_hidden_size(), "model.moe.expert.ffn_hidden_size");
   const AuxLossConfig& a = m.aux_loss();
@@ -238,7 +232,6 @@ void check_moe(const ExperimentConfig& c, Checker& k) {
                 "every value must be positive, got " + Checker::str(alpha));
     }
   }
-  check_implemented(m, k);
 }
 
 void check_model(const ExperimentConfig& c, Checker& k) {

@@ -99,19 +99,36 @@ DispatchPlan make_dispatch_plan(const RoutingResult& routing,
   if (routing.renormalize_after_drop) {
     weights2d = weights2d / weights2d.sum(-1, /*keepdim=*/true).clamp_min(1e-20);
   }
-  at::Tensor ids = ids2d.reshape({num_tokens * slots});  // [A]
+  const int64_t num_kept = plan.keep.sum().item<int64_t>();
+  at::Tensor assign_ids = ids2d;       // [T, W] assignments dispatched (W = K, or K + 2)
+  at::Tensor assign_keep = plan.keep;  // [T, W]
+  at::Tensor assign_w = weights2d;     // [T, W]
+  if (capacity.capacity_factor > 0.0 && capacity.rectify.enabled()) {
+    Rectification r = rectify_assignments(routing, plan.keep, weights2d, num_experts,
+                                          plan.capacities, capacity_groups, capacity.rectify);
+    assign_ids = r.expert_ids;
+    assign_keep = r.keep;
+    assign_w = r.weights;
+    plan.rectified_ids = r.expert_ids.narrow(1, slots, 2);  // [T, 2]
+    plan.num_intra_rank = r.num_intra_rank;
+    plan.num_fill_in = r.num_fill_in;
+  }
+  const int64_t width = assign_ids.size(1);
+  at::Tensor ids = assign_ids.reshape({num_tokens * width});  // [A]
   at::Tensor kept =
-      plan.keep.reshape({num_tokens * slots}).nonzero().view({-1});  // [N] token-major
-  at::Tensor kept_expert = ids.index_select(0, kept);                // [N]
+      assign_keep.reshape({num_tokens * width}).nonzero().view({-1});  // [N] token-major
+  at::Tensor kept_expert = ids.index_select(0, kept);                  // [N]
   at::Tensor order = std::get<1>(at::sort(kept_expert, /*stable=*/true, 0, false));
   at::Tensor assign = kept.index_select(0, order);  // [N] grouped by expert, token order inside
-  plan.token_index = assign.div(slots, "floor");    // [N]
-  plan.weights = weights2d.reshape({num_tokens * slots}).index_select(0, assign);  // [N]
+  plan.token_index = assign.div(width, "floor");    // [N]
+  plan.weights = assign_w.reshape({num_tokens * width}).index_select(0, assign);  // [N]
 
   plan.tokens_per_expert = to_vector(at::bincount(kept_expert, {}, num_experts));  // host sync
-  plan.selected_per_expert = to_vector(at::bincount(ids.masked_select(ids.ge(0)), {}, num_experts));
+  at::Tensor selected = ids2d.reshape({num_tokens * slots});                       // [K T]
+  plan.selected_per_expert =
+      to_vector(at::bincount(selected.masked_select(selected.ge(0)), {}, num_experts));
   for (int64_t c : plan.selected_per_expert) plan.num_selected += c;
-  plan.num_dropped = plan.num_selected - kept.numel();
+  plan.num_dropped = plan.num_selected - num_kept;
   return plan;
 }
 

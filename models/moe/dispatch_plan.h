@@ -22,6 +22,7 @@
 
 #include <ATen/core/Tensor.h>
 
+#include "models/moe/rectify.h"
 #include "models/moe/router.h"
 
 namespace switchyard::models {
@@ -33,6 +34,8 @@ struct CapacityOptions {
   int64_t min_capacity = 0;
   DropPolicy drop_policy = DropPolicy::kPosition;
   int64_t top_k = 1;  // k of the capacity formula
+  // Rectify-Router (capacity_factor > 0 only).
+  RectifyOptions rectify;
 };
 
 struct DispatchPlan {
@@ -46,6 +49,11 @@ struct DispatchPlan {
   std::vector<int64_t> capacities;           // [G] per capacity group (empty when dropless)
   int64_t num_selected = 0;
   int64_t num_dropped = 0;
+  // Rectify-Router: [T, 2] int64 IR and FR expert of every token (-1 = none; undefined when
+  // rectification is off), and their counts. Kept rows include these assignments.
+  at::Tensor rectified_ids;
+  int64_t num_intra_rank = 0;
+  int64_t num_fill_in = 0;
 };
 
 // routing: the router's result for the T local tokens. capacity_groups: consecutive groups of

@@ -101,9 +101,10 @@ MoEBuildOptions moe_options_from_config(const config::MoELayerConfig& config,
                                ? DropPolicy::kRandom
                                : DropPolicy::kPosition;
   l.batch_independent = dc.batch_independent();
-  if (dc.rectify().intra_rank() || dc.rectify().fill_in()) {
-    throw ConfigError("model.moe.dispatcher.rectify", "Rectify-Router is not implemented yet");
-  }
+  l.capacity.rectify.intra_rank = dc.rectify().intra_rank();
+  l.capacity.rectify.fill_in = dc.rectify().fill_in();
+  l.capacity.rectify.intra_rank_exclude_kept = dc.rectify().intra_rank_exclude_kept();
+  l.capacity.rectify.fill_in_renormalize = dc.rectify().fill_in_renormalize();
   const config::AuxLossConfig& ac = config.aux_loss();
   l.aux.load_balancing =
       ac.load_balancing() == config::AuxLossConfig::SEQUENCE ? LoadBalancingLoss::kSequence
@@ -118,6 +119,10 @@ MoEBuildOptions moe_options_from_config(const config::MoELayerConfig& config,
                                   ac.dpsl().concentration().end());
   }
   l.aux.dpsl_warmup_only_steps = ac.dpsl().warmup_only_steps();
+  l.aux.erc.coeff = ac.erc().coeff();
+  l.aux.erc.alpha = ac.erc().alpha();
+  l.aux.erc.noise = ac.erc().noise();
+  l.aux.erc.router_gradient = ac.erc().router_gradient();
 
   const config::ExpertConfig& ec = config.expert();
   o.experts.kind =
@@ -165,7 +170,19 @@ MoELayer build_moe_layer(const MoEBuildOptions& options,
     // Node-contiguous EP group: EP rank p is on node p / (P / N).
     lo.node_index = parallel.expert_group->rank() / (parallel.expert_group->size() / lo.num_nodes);
   }
-  return MoELayer(lo, registry.create(ro), dispatcher, experts, aux_losses, parallel.batch_group);
+  std::shared_ptr<comm::Communicator> ep_group;
+  if (parallel.expert_group != nullptr && parallel.expert_group->size() > 1) {
+    ep_group = parallel.expert_group;
+    // Rectify-Router: the experts on this rank (intra-rank rectification).
+    lo.capacity.rectify.expert_parallel_size = ep_group->size();
+    lo.capacity.rectify.expert_parallel_rank = ep_group->rank();
+  }
+  MoELayer layer(lo, registry.create(ro), dispatcher, experts, aux_losses, parallel.batch_group);
+  if (lo.aux.erc.coeff > 0.0) {
+    layer->set_coupling_loss(
+        std::make_shared<ExpertRouterCouplingLoss>(lo.aux.erc, eo.kind, ep_group));
+  }
+  return layer;
 }
 
 }  // namespace switchyard::models

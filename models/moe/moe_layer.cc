@@ -106,6 +106,12 @@ MoEOutput MoELayerImpl::forward(const at::Tensor& x, const MoEForwardArgs& args)
     }
   }
   routing.losses.clear();
+  std::vector<std::pair<std::string, double>> erc_stats;
+  if (erc_ != nullptr && aux_losses_ != nullptr && context.training && aux.erc.coeff > 0.0) {
+    ErcResult erc = erc_->compute(router_->coupling_weight(), experts_->w1(), context.seed);
+    aux_losses_->add(options_.layer_index, "erc", erc.loss, aux.erc.coeff);
+    erc_stats = erc_matrix_stats(erc.matrix, aux.erc.alpha);
+  }
 
   DispatchPlan plan = make_dispatch_plan(routing, options_.num_experts, options_.capacity,
                                          context.group_sizes, context);
@@ -123,6 +129,8 @@ MoEOutput MoELayerImpl::forward(const at::Tensor& x, const MoEForwardArgs& args)
   out.stats = compute_routing_stats(routing, plan);
   count_cross_node_rows(plan, context.group_sizes, context.group_nodes, options_.num_nodes,
                         &out.stats);
+  out.stats.router_metrics.insert(out.stats.router_metrics.end(), erc_stats.begin(),
+                                  erc_stats.end());
   last_routing_ = std::move(routing);
   last_plan_ = std::move(plan);
   return out;

@@ -32,6 +32,7 @@
 #include "models/moe/aux_loss_collector.h"
 #include "models/moe/dispatch_plan.h"
 #include "models/moe/dpsl_loss.h"
+#include "models/moe/erc_loss.h"
 #include "models/moe/experts.h"
 #include "models/moe/router.h"
 #include "models/moe/routing_stats.h"
@@ -54,6 +55,7 @@ struct AuxLossOptions {
   double dpsl_coeff = 0.0;
   DirichletPrior dpsl_prior;
   int64_t dpsl_warmup_only_steps = 0;
+  ErcOptions erc;  // expert-router coupling loss (erc.coeff 0 = off; needs set_coupling_loss)
 };
 
 struct MoELayerOptions {
@@ -123,6 +125,11 @@ class MoELayerImpl : public torch::nn::Module {
   // Collective over `group`.
   void update_expert_bias(comm::Communicator* group);
 
+  // ERC loss (ALGORITHMS.md §2): added to the aux losses as "erc" with options.aux.erc.coeff in
+  // training forwards, with its coupling-matrix statistics in MoEOutput::stats.router_metrics.
+  // Collective over its EP group. build_moe_layer sets it when erc.coeff > 0.
+  void set_coupling_loss(std::shared_ptr<ExpertRouterCouplingLoss> erc) { erc_ = std::move(erc); }
+
   Router& router() { return *router_; }
   Experts& experts() { return *experts_; }
   const MoELayerOptions& options() const { return options_; }
@@ -137,6 +144,7 @@ class MoELayerImpl : public torch::nn::Module {
   std::shared_ptr<Experts> experts_;
   AuxLossCollector* aux_losses_;
   std::shared_ptr<comm::Communicator> batch_group_;
+  std::shared_ptr<ExpertRouterCouplingLoss> erc_;
   RoutingResult last_routing_;
   DispatchPlan last_plan_;
 };

@@ -84,6 +84,15 @@ class Router : public torch::nn::Module {
   // the model state: checkpoints store it and restore_stage() puts it back on resume.
   virtual int stage() const { return 0; }
   virtual void restore_stage(int stage) { (void)stage; }
+  // The learned router weight R [E, H] whose rows are the experts' centres, for the ERC loss
+  // (ALGORITHMS.md §2); undefined for routers without one. Default: the parameter "weight" when
+  // it is [E, H] (the built-in routers).
+  virtual at::Tensor coupling_weight() {
+    auto params = named_parameters(/*recurse=*/false);
+    at::Tensor* w = params.find("weight");
+    if (w == nullptr || w->dim() != 2 || w->size(0) != num_experts()) return {};
+    return *w;
+  }
 };
 
 }  // namespace switchyard::models

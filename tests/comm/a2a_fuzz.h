@@ -1,6 +1,6 @@
 // The all-to-all equivalence fuzz shared by the comm MPI tests (emulated topologies) and the
-// emulated-cluster tests (real hosts): flat, hierarchical, leader and inter-first strategies against the
-// gathered single-process reference, bit-exact, over seeded random layouts.
+// emulated-cluster tests (real hosts): flat, hierarchical, leader and inter-first strategies
+// against the gathered single-process reference, bit-exact, over seeded random layouts.
 #pragma once
 
 #include <cstdint>

@@ -133,10 +133,12 @@ INSTANTIATE_TEST_SUITE_P(
              6,
              "comm.ranks_per_node",
              "or be a multiple of it for kind LOCMOE"},
-        Case{{"model.moe.aux_loss.erc.coeff=1"},
+        Case{{"model.moe.aux_loss.erc.coeff=-1"}, 4, "model.moe.aux_loss.erc.coeff", ">= 0"},
+        Case{{"model.moe.router.kind=EXPERT_CHOICE", "model.moe.dispatcher.capacity_factor=1",
+              "model.moe.dispatcher.rectify.intra_rank=true"},
              4,
-             "model.moe.aux_loss.erc.coeff",
-             "not implemented"},
+             "model.moe.dispatcher.rectify",
+             "EXPERT_CHOICE"},
         Case{{"model.moe.router.group_limited.num_groups=4",
               "model.moe.router.group_limited.group_top_k=3", "model.moe.router.top_k=2"},
              4,
@@ -191,6 +193,17 @@ TEST(ConfigValidation, StableMoEAndDpslAreImplemented) {
                        "model.moe.aux_loss.dpsl.concentration=[0.5,0.5,1,1,1,1,2,2]",
                        "logging.routing_probe_every=10"});
   EXPECT_TRUE(find_config_issues(c, context(4)).empty());
+}
+
+TEST(ConfigValidation, ErcAndRectifyExamplesAreValid) {
+  for (const char* name : {"erc", "rectify"}) {
+    ExperimentConfig c =
+        load_config_file(std::string(SY_SOURCE_DIR) + "/examples/configs/" + name + ".pbtxt");
+    c.mutable_data()->set_path(std::string(SY_SOURCE_DIR) + "/examples/data/tinyshakespeare.txt");
+    for (const auto& i : find_config_issues(c, context(4))) {
+      ADD_FAILURE() << name << ": " << i.path << ": " << i.reason;
+    }
+  }
 }
 
 TEST(ConfigValidation, DenseModelSkipsMoERules) {

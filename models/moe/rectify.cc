@@ -1,0 +1,165 @@
+// Rectify-Router (Zeng et al., "Turn Waste into Worth: Rectifying Top-k Router of MoE",
+// arXiv 2402.12399); ALGORITHMS.md §6.
+#include "models/moe/rectify.h"
+
+#include <limits>
+
+#include <ATen/ATen.h>
+
+#include "core/check.h"
+#include "models/moe/aux_losses.h"
+
+namespace switchyard::models {
+namespace {
+
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
+// Stable reorder of `perm` by key[perm] ascending.
+at::Tensor stable_reorder(const at::Tensor& perm, const at::Tensor& key) {
+  at::Tensor order = std::get<1>(at::sort(key.index_select(0, perm), /*stable=*/true, 0, false));
+  return perm.index_select(0, order);
+}
+
+// [T, E] bool: expert e is among the token's ids where `on` ([T, K]) holds. Summed, not
+// scattered, so the clamped empty slots (-1) cannot overwrite a set entry.
+at::Tensor expert_mask(const at::Tensor& ids, const at::Tensor& on, int64_t num_experts) {
+  return at::zeros({ids.size(0), num_experts}, at::kLong)
+      .scatter_add(1, ids.clamp_min(0), on.to(at::kLong))
+      .gt(0);
+}
+
+// [T] EP rank holding each token (the token's own rank).
+at::Tensor token_ep_rank(int64_t num_tokens,
+                         const std::vector<int64_t>& groups,
+                         const RectifyOptions& o) {
+  if (o.expert_parallel_rank >= 0) return at::full({num_tokens}, o.expert_parallel_rank, at::kLong);
+  return group_index(num_tokens, groups).remainder(o.expert_parallel_size);
+}
+
+// IR expert of every token ([T], -1 = none) and its multiplicity d ([T] int64).
+at::Tensor intra_rank_experts(const at::Tensor& logits,   // [T, E] detached
+                              const at::Tensor& ids,      // [T, K]
+                              const at::Tensor& keep,     // [T, K]
+                              const at::Tensor& ep_rank,  // [T]
+                              const RectifyOptions& o,
+                              at::Tensor* dropped) {
+  const int64_t num_tokens = logits.size(0);
+  const int64_t num_experts = logits.size(1);
+  const int64_t local = num_experts / o.expert_parallel_size;
+  *dropped = ids.ge(0).sum(1) - keep.sum(1);                            // [T] k - |R_i|
+  at::Tensor expert = at::arange(num_experts, at::kLong).unsqueeze(0);  // [1, E]
+  at::Tensor lo = (ep_rank * local).unsqueeze(1);                       // [T, 1]
+  at::Tensor allowed = expert.ge(lo) & expert.lt(lo + local);           // [T, E] local experts
+  if (o.intra_rank_exclude_kept) {
+    at::Tensor kept = expert_mask(ids, keep & ids.ge(0), num_experts);  // [T, E]
+    allowed = allowed & kept.logical_not();
+  }
+  at::Tensor masked = logits.masked_fill(allowed.logical_not(), -kInf);  // [T, E]
+  at::Tensor h = masked.argmax(1);                                       // [T]
+  at::Tensor has = dropped->gt(0) & allowed.any(1);                      // [T]
+  return at::where(has, h, at::full_like(h, -1));
+}
+
+// FR expert of every token ([T], -1 = none).
+at::Tensor fill_in_experts(const at::Tensor& logits,  // [T, E] detached
+                           const at::Tensor& ids,     // [T, K]
+                           const at::Tensor& keep,    // [T, K]
+                           const std::vector<int64_t>& capacities,
+                           const std::vector<int64_t>& groups) {
+  const int64_t num_tokens = logits.size(0);
+  const int64_t num_experts = logits.size(1);
+  const auto num_groups = static_cast<int64_t>(groups.size());
+  // Candidate: the best expert outside the token's top-k selection, the (k+1)-th choice.
+  at::Tensor selected = expert_mask(ids, ids.ge(0), num_experts);  // [T, E]
+  at::Tensor masked = logits.masked_fill(selected, -kInf);         // [T, E]
+  auto [score, cand] = masked.max(1);                              // [T], [T]
+  at::Tensor has = selected.logical_not().any(1);                  // [T]
+
+  at::Tensor gid = group_index(num_tokens, groups);  // [T]
+  // [G, E] kept load of every (group, expert); free slots = C_g - load.
+  at::Tensor kept_flat = (gid.unsqueeze(1).expand_as(ids) * num_experts + ids.clamp_min(0))
+                             .masked_select(keep & ids.ge(0));  // [n]
+  at::Tensor load = at::bincount(kept_flat, {}, num_groups * num_experts);
+  at::Tensor cap = at::tensor(capacities, at::kLong).repeat_interleave(num_experts);  // [G * E]
+  at::Tensor free = (cap - load).clamp_min(0);                                        // [G * E]
+
+  // Order: segment (group, candidate), then score descending, then token order.
+  const int64_t trailing = num_groups * num_experts;
+  at::Tensor segment = at::where(has, gid * num_experts + cand, at::full_like(cand, trailing));
+  at::Tensor perm = at::arange(num_tokens, at::kLong);
+  perm = stable_reorder(perm, score.to(at::kDouble).neg());
+  perm = stable_reorder(perm, segment);
+  at::Tensor seg_sorted = segment.index_select(0, perm);           // [T]
+  at::Tensor counts = at::bincount(seg_sorted, {}, trailing + 1);  // [S + 1]
+  at::Tensor starts = counts.cumsum(0) - counts;                   // [S + 1]
+  at::Tensor rank = at::arange(num_tokens, at::kLong) - starts.index_select(0, seg_sorted);
+  at::Tensor free_ext = at::cat({free, at::zeros({1}, at::kLong)});        // [S + 1]
+  at::Tensor fill_sorted = rank.lt(free_ext.index_select(0, seg_sorted));  // [T]
+  at::Tensor fill = at::zeros({num_tokens}, at::kBool).index_put_({perm}, fill_sorted);
+  return at::where(fill & has, cand, at::full_like(cand, -1));
+}
+
+}  // namespace
+
+Rectification rectify_assignments(const RoutingResult& routing,
+                                  const at::Tensor& keep,
+                                  const at::Tensor& weights,
+                                  int64_t num_experts,
+                                  const std::vector<int64_t>& capacities,
+                                  const std::vector<int64_t>& groups_in,
+                                  const RectifyOptions& o) {
+  const at::Tensor& ids = routing.expert_ids;  // [T, K]
+  const int64_t num_tokens = ids.size(0);
+  const int64_t slots = ids.size(1);
+  SY_CHECK(routing.logits.defined()) << "Rectify-Router needs the router logits";
+  SY_CHECK(o.expert_parallel_size >= 1 && num_experts % o.expert_parallel_size == 0)
+      << "expert-parallel size " << o.expert_parallel_size << " vs " << num_experts << " experts";
+  std::vector<int64_t> groups = groups_in;
+  if (groups.empty()) groups.push_back(num_tokens);
+  SY_CHECK_EQ(groups.size(), capacities.size()) << "one capacity per routing group";
+  at::Tensor logits = routing.logits.to(at::kFloat);  // [T, E] differentiable
+  at::Tensor a = logits.detach();                     // [T, E] for the decisions
+
+  at::Tensor none = at::full({num_tokens}, -1, at::kLong);
+  at::Tensor dropped = at::zeros({num_tokens}, at::kLong);
+  at::Tensor h = o.intra_rank ? intra_rank_experts(
+                                    a, ids, keep, token_ep_rank(num_tokens, groups, o), o, &dropped)
+                              : none;                                                   // [T]
+  at::Tensor f = o.fill_in ? fill_in_experts(a, ids, keep, capacities, groups) : none;  // [T]
+  at::Tensor has_h = h.ge(0);                                                           // [T]
+  at::Tensor has_f = f.ge(0);                                                           // [T]
+
+  Rectification r;
+  r.expert_ids = at::cat({ids, h.unsqueeze(1), f.unsqueeze(1)}, 1);     // [T, K+2]
+  r.keep = at::cat({keep, has_h.unsqueeze(1), has_f.unsqueeze(1)}, 1);  // [T, K+2]
+  r.num_intra_rank = has_h.sum().item<int64_t>();
+  r.num_fill_in = has_f.sum().item<int64_t>();
+
+  const auto fopt = logits.options();
+  at::Tensor base = at::cat({weights.to(at::kFloat), at::zeros({num_tokens, 2}, fopt)}, 1);
+  // Multiplicities m_j: accepted 1, IR d, FR 1 ([T, K+2]).
+  at::Tensor mult = at::cat({keep.to(at::kFloat), (dropped * has_h).to(at::kFloat).unsqueeze(1),
+                             has_f.to(at::kFloat).unsqueeze(1)},
+                            1);
+  if (!o.fill_in_renormalize) mult.select(1, slots + 1).zero_();
+  at::Tensor ea = (logits - std::get<0>(a.max(1, /*keepdim=*/true)))
+                      .exp()
+                      .gather(1, r.expert_ids.clamp_min(0));  // [T, K+2] e^{a_ij - max}
+  at::Tensor num = mult * ea;                                 // [T, K+2]
+  // Straight-through: the denominator is a constant in backward.
+  at::Tensor den = num.sum(1, /*keepdim=*/true).detach().clamp_min(1e-30);  // [T, 1]
+  at::Tensor rect = num / den;                                              // [T, K+2]
+  at::Tensor rectified = o.fill_in_renormalize ? (has_h | has_f) : has_h;   // [T]
+  at::Tensor w = at::where(rectified.unsqueeze(1), rect, base);             // [T, K+2]
+  if (!o.fill_in_renormalize) {
+    // The filled expert adds its router probability; the other weights stay as they are.
+    at::Tensor p_f = routing.scores.to(at::kFloat).gather(1, f.clamp_min(0).unsqueeze(1));
+    at::Tensor col = at::zeros({num_tokens, slots + 2}, fopt);
+    col.select(1, slots + 1).fill_(1.0);
+    w = w * (1.0 - col) + col * (p_f * has_f.to(at::kFloat).unsqueeze(1));
+  }
+  r.weights = w * r.keep.to(at::kFloat);
+  return r;
+}
+
+}  // namespace switchyard::models
