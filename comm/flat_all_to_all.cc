@@ -21,11 +21,7 @@ int FlatAllToAll::group_size() const { return group_->size(); }
 int FlatAllToAll::group_rank() const { return group_->rank(); }
 
 at::Tensor FlatAllToAll::exchange(const at::Tensor& input, const AllToAllLayout& layout) {
-  if (!layout.agreed() || options_.always_verify_layout) {
-    verify_layout(*group_, layout, input, name(), options_.timeout);
-  } else {
-    check_exchange_args(*group_, layout, input, name());
-  }
+  check_layout_for_exchange(*group_, layout, input, name(), options_, /*need_count_matrix=*/false);
   const int me = group_->rank();
   const int64_t bytes = row_bytes(input);
   for (int d = 0; d < group_->size(); ++d) {

@@ -18,30 +18,16 @@ InterFirstAllToAll::InterFirstAllToAll(std::shared_ptr<Communicator> group,
       intra_(std::move(intra_node)),
       inter_(std::move(inter_node)),
       options_(options) {
-  SY_CHECK(group_ && intra_ && inter_) << "inter-first all-to-all needs three communicators";
+  check_node_contiguous(group_.get(), intra_.get(), inter_.get(), name());
   ranks_per_node_ = intra_->size();
   num_nodes_ = inter_->size();
-  SY_CHECK_EQ(num_nodes_ * ranks_per_node_, group_->size())
-      << "EP group is not N x G node-contiguous";
-  SY_CHECK_EQ(group_->rank(), inter_->rank() * ranks_per_node_ + intra_->rank())
-      << "EP rank is not node * G + local: the EP group is not node-contiguous";
 }
 
 int InterFirstAllToAll::group_size() const { return group_->size(); }
 int InterFirstAllToAll::group_rank() const { return group_->rank(); }
 
 at::Tensor InterFirstAllToAll::exchange(const at::Tensor& input, const AllToAllLayout& layout) {
-  if (!layout.agreed() || options_.always_verify_layout) {
-    verify_layout(*group_, layout, input, name(), options_.timeout);
-  } else {
-    check_exchange_args(*group_, layout, input, name());
-  }
-  if (!layout.has_count_matrix()) {
-    throw CommError(
-        {"inter_first", "all_to_all", group_->name(), group_->rank(), group_->size(), -1},
-        "needs a layout with the full count matrix (exchange_counts or "
-        "from_count_matrix), not from_counts");
-  }
+  check_layout_for_exchange(*group_, layout, input, name(), options_, /*need_count_matrix=*/true);
   const int N = num_nodes_;
   const int G = ranks_per_node_;
   const int r = group_->rank();

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "comm/comm_error.h"
+#include "core/check.h"
 
 namespace switchyard::comm {
 namespace {
@@ -145,6 +146,37 @@ void verify_layout(Communicator& group,
   if (num_problems > 4) problems << "; and " << num_problems - 4 << " more";
   throw CommError(check_context(group, strategy),
                   "ranks disagree on the all-to-all layout: " + problems.str());
+}
+
+void check_layout_for_exchange(Communicator& group,
+                               const AllToAllLayout& layout,
+                               const at::Tensor& input,
+                               std::string_view strategy,
+                               const AllToAllStrategyOptions& options,
+                               bool need_count_matrix) {
+  if (!layout.agreed() || options.always_verify_layout) {
+    verify_layout(group, layout, input, strategy, options.timeout);
+  } else {
+    check_exchange_args(group, layout, input, strategy);
+  }
+  if (need_count_matrix && !layout.has_count_matrix()) {
+    throw CommError(
+        {std::string(strategy), "all_to_all", group.name(), group.rank(), group.size(), -1},
+        "needs a layout with the full count matrix (exchange_counts or "
+        "from_count_matrix), not from_counts");
+  }
+}
+
+void check_node_contiguous(const Communicator* group,
+                           const Communicator* intra_node,
+                           const Communicator* inter_node,
+                           std::string_view strategy) {
+  SY_CHECK(group && intra_node && inter_node)
+      << strategy << " all-to-all needs three communicators";
+  SY_CHECK_EQ(inter_node->size() * intra_node->size(), group->size())
+      << "EP group is not N x G node-contiguous";
+  SY_CHECK_EQ(group->rank(), inter_node->rank() * intra_node->size() + intra_node->rank())
+      << "EP rank is not node * G + local: the EP group is not node-contiguous";
 }
 
 }  // namespace switchyard::comm

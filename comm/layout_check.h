@@ -29,4 +29,22 @@ void check_exchange_args(const Communicator& group,
                          const at::Tensor& input,
                          std::string_view strategy);
 
+// The preamble of every strategy's exchange(): verify_layout when the layout is not agreed (or
+// options.always_verify_layout), else check_exchange_args; with `need_count_matrix`, a layout
+// without the full count matrix is refused. Collective when it verifies.
+void check_layout_for_exchange(Communicator& group,
+                               const AllToAllLayout& layout,
+                               const at::Tensor& input,
+                               std::string_view strategy,
+                               const AllToAllStrategyOptions& options,
+                               bool need_count_matrix);
+
+// The two-level strategies' group shape: `group` (P = N*G ranks) must be node-contiguous over
+// `intra_node` (the G ranks of this node, rank = l) and `inter_node` (the N ranks with this local
+// index, rank = n), i.e. EP rank = n * G + l. InternalError otherwise.
+void check_node_contiguous(const Communicator* group,
+                           const Communicator* intra_node,
+                           const Communicator* inter_node,
+                           std::string_view strategy);
+
 }  // namespace switchyard::comm

@@ -10,9 +10,10 @@
 
 namespace switchyard::comm {
 
-// kFlat works for every group. kHierarchical, kLeader and kInterFirst need groups.expert_is_node_contiguous
-// (ConfigError "comm.all_to_all" otherwise); when the EP group spans one node, or has one rank
-// per node, they still work (one of their phases is a self copy). Not collective.
+// kFlat works for every group. kHierarchical, kLeader and kInterFirst need
+// groups.expert_is_node_contiguous (ConfigError "comm.all_to_all" otherwise); when the EP group
+// spans one node, or has one rank per node, they still work (one of their phases is a self copy).
+// Not collective.
 std::shared_ptr<AllToAll> make_all_to_all(AllToAllAlgorithm algorithm,
                                           const ProcessGroups& groups,
                                           const AllToAllStrategyOptions& options = {});

@@ -43,7 +43,6 @@ at::Tensor intra_rank_experts(const at::Tensor& logits,   // [T, E] detached
                               const at::Tensor& ep_rank,  // [T]
                               const RectifyOptions& o,
                               at::Tensor* dropped) {
-  const int64_t num_tokens = logits.size(0);
   const int64_t num_experts = logits.size(1);
   const int64_t local = num_experts / o.expert_parallel_size;
   *dropped = ids.ge(0).sum(1) - keep.sum(1);                            // [T] k - |R_i|
