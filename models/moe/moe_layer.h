@@ -79,12 +79,12 @@ struct MoEForwardArgs {
   int64_t step = 0;
   // Routing groups of the local tokens (see above); empty = one group.
   std::vector<int64_t> group_sizes;
-  // Input token ids of the tokens, [B, S] (or [T]) int64, for routers that route on them
-  // (StableMoE's distilled router); undefined = none.
-  at::Tensor token_ids;
   // Node of each routing group's rank (single-process references of multi-node runs); empty =
   // options.node_index for every group.
   std::vector<int64_t> group_nodes;
+  // Input token ids of the tokens, [B, S] (or [T]) int64, for routers that route on them
+  // (StableMoE's distilled router); undefined = none.
+  at::Tensor token_ids;
 };
 
 // Wall time of the forward's stages, seconds (CPU: the work is done when the call returns).
