@@ -14,20 +14,12 @@ HierarchicalAllToAll::HierarchicalAllToAll(std::shared_ptr<Communicator> group,
                                            std::shared_ptr<Communicator> intra_node,
                                            std::shared_ptr<Communicator> inter_node,
                                            AllToAllStrategyOptions options)
-    : group_(std::move(group)),
-      intra_(std::move(intra_node)),
-      inter_(std::move(inter_node)),
-      options_(options) {
-  check_node_contiguous(group_.get(), intra_.get(), inter_.get(), name());
-  ranks_per_node_ = intra_->size();
-  num_nodes_ = inter_->size();
+    : TwoLevelAllToAll(
+          "hierarchical", std::move(group), std::move(intra_node), std::move(inter_node), options) {
 }
 
-int HierarchicalAllToAll::group_size() const { return group_->size(); }
-int HierarchicalAllToAll::group_rank() const { return group_->rank(); }
-
 at::Tensor HierarchicalAllToAll::exchange(const at::Tensor& input, const AllToAllLayout& layout) {
-  check_layout_for_exchange(*group_, layout, input, name(), options_, /*need_count_matrix=*/true);
+  check_layout(input, layout);
   const int N = num_nodes_;
   const int G = ranks_per_node_;
   const int r = group_->rank();

@@ -23,36 +23,24 @@
 
 #include <memory>
 
-#include "comm/all_to_all.h"
 #include "comm/communicator.h"
 #include "comm/reusable_buffer.h"
+#include "comm/two_level_all_to_all.h"
 
 namespace switchyard::comm {
 
-class InterFirstAllToAll : public AllToAll {
+class InterFirstAllToAll : public TwoLevelAllToAll {
  public:
-  // group: EP communicator (P = N*G ranks, node-contiguous); intra_node: the G EP ranks of this
-  // node (rank = l); inter_node: the N EP ranks with local index l (rank = n).
+  // Arguments as TwoLevelAllToAll's.
   InterFirstAllToAll(std::shared_ptr<Communicator> group,
                      std::shared_ptr<Communicator> intra_node,
                      std::shared_ptr<Communicator> inter_node,
                      AllToAllStrategyOptions options = {});
 
   std::string_view name() const override { return "inter_first"; }
-  int group_size() const override;
-  int group_rank() const override;
   at::Tensor exchange(const at::Tensor& input, const AllToAllLayout& layout) override;
-  const TrafficCounters& traffic() const override { return traffic_; }
-  void reset_traffic() override { traffic_ = {}; }
 
  private:
-  std::shared_ptr<Communicator> group_;
-  std::shared_ptr<Communicator> intra_;
-  std::shared_ptr<Communicator> inter_;
-  int num_nodes_ = 1;       // N
-  int ranks_per_node_ = 1;  // G
-  AllToAllStrategyOptions options_;
-  TrafficCounters traffic_;
   ReusableBuffer phase1_buffer_;
   ReusableBuffer output_;
 };

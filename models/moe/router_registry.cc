@@ -4,9 +4,9 @@
 #include "core/errors.h"
 #include "models/moe/expert_choice_router.h"
 #include "models/moe/gshard_router.h"
-#include "models/moe/stablemoe_router.h"
 #include "models/moe/locmoe_router.h"
 #include "models/moe/smile_router.h"
+#include "models/moe/stablemoe_router.h"
 #include "models/moe/topk_router.h"
 
 namespace switchyard::models {

@@ -19,9 +19,8 @@ Strategies make_strategies(const std::shared_ptr<Communicator>& world,
                            int ep_size) {
   Strategies s;
   s.groups = build_process_groups(world, topology, ep_size);
-  for (auto algo :
-       {AllToAllAlgorithm::kFlat, AllToAllAlgorithm::kHierarchical, AllToAllAlgorithm::kLeader,
-        AllToAllAlgorithm::kInterFirst}) {
+  for (auto algo : {AllToAllAlgorithm::kFlat, AllToAllAlgorithm::kHierarchical,
+                    AllToAllAlgorithm::kLeader, AllToAllAlgorithm::kInterFirst}) {
     s.all.push_back(make_all_to_all(algo, s.groups));
   }
   return s;

@@ -16,10 +16,13 @@
 #include "comm/process_groups.h"
 #include "comm/topology.h"
 #include "models/moe/moe_builder.h"
+#include "tests/models/moe_mpi_test_util.h"
 #include "tests/models/moe_test_util.h"
 
 namespace switchyard::models {
 namespace {
+
+using testing::world_size;
 
 using testing::make_tokens;
 using testing::relative_error;
@@ -79,8 +82,8 @@ void run_case(const Case& c) {
   // Aux losses: the mean over ranks equals the reference's mean over groups.
   ASSERT_EQ(aux.entries().size(), ref_aux.entries().size());
   // StableMoE's stage 2 has no losses of its own.
-  const bool stage2 = c.options.router.kind == "stablemoe" &&
-                      c.step >= c.options.router.stablemoe_stage2_step;
+  const bool stage2 =
+      c.options.router.kind == "stablemoe" && c.step >= c.options.router.stablemoe_stage2_step;
   ASSERT_EQ(aux.entries().empty(), stage2 && c.options.layer.aux.dpsl_coeff == 0);
   for (size_t i = 0; i < aux.entries().size(); ++i) {
     at::Tensor v = aux.entries()[i].value.detach().to(at::kDouble).reshape({1});  // [1]
@@ -116,12 +119,6 @@ MoEBuildOptions base(const std::string& router) {
   o.router.stablemoe_stage2_step = 10;
   o.router.stablemoe_distilled_dim = 5;
   return o;
-}
-
-int world_size() {
-  int size = 1;
-  MPI_Comm_size(MPI_COMM_WORLD, &size);
-  return size;
 }
 
 TEST(DpslEquivalence, ExpertParallelFourEqualsOneProcess) {

@@ -19,6 +19,7 @@
 #include "comm/process_groups.h"
 #include "comm/topology.h"
 #include "models/moe/moe_builder.h"
+#include "tests/models/moe_mpi_test_util.h"
 #include "tests/models/moe_test_util.h"
 
 namespace switchyard::models {
@@ -27,6 +28,8 @@ namespace {
 using testing::LayerSpec;
 using testing::make_tokens;
 using testing::relative_error;
+using testing::sync_gradients;
+using testing::world_size;
 
 constexpr double kTolerance = 1e-6;
 
@@ -38,24 +41,6 @@ struct Case {
   int ranks_per_node = 0;  // 0 = one emulated node for the whole world
   int64_t tokens_per_rank = 12;
 };
-
-int world_size() {
-  int size = 1;
-  MPI_Comm_size(MPI_COMM_WORLD, &size);
-  return size;
-}
-
-// Sums gradients like the trainer (before its 1/W scale): dense parameters over the world,
-// expert parameters over the expert-data group.
-void sync_gradients(MoELayer& layer, const comm::ProcessGroups& groups) {
-  for (auto& item : layer->named_parameters()) {
-    at::Tensor grad = item.value().grad();
-    ASSERT_TRUE(grad.defined()) << item.key();
-    const bool expert = item.key().rfind("experts.", 0) == 0;
-    comm::Communicator& group = expert ? *groups.expert_data : *groups.world;
-    if (group.size() > 1) group.all_reduce(grad)->wait();
-  }
-}
 
 double aux_value(const AuxLossCollector& aux, const std::string& name) {
   for (const AuxLossEntry& e : aux.entries()) {

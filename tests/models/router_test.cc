@@ -194,9 +194,8 @@ class ConstantRouter : public Router {
 
 TEST(RouterRegistry, BuiltinsCustomAndUnknown) {
   RouterRegistry registry = RouterRegistry::with_builtins();
-  EXPECT_EQ(registry.names(),
-            (std::vector<std::string>{"expert_choice", "gshard", "locmoe", "smile", "stablemoe",
-                                      "top_k"}));
+  EXPECT_EQ(registry.names(), (std::vector<std::string>{"expert_choice", "gshard", "locmoe",
+                                                        "smile", "stablemoe", "top_k"}));
   registry.add("constant",
                [](const RouterOptions& o) { return std::make_shared<ConstantRouter>(o); });
   RouterOptions o = small_options();

@@ -18,6 +18,7 @@
 #include "comm/topology.h"
 #include "core/config/config_overrides.h"
 #include "models/moe/stablemoe_router.h"
+#include "tests/train/trainer_test_util.h"
 #include "train/batch_sampler.h"
 #include "train/checkpoint_store.h"
 #include "train/experiment.h"
@@ -25,19 +26,13 @@
 namespace switchyard::train {
 namespace {
 
+using testing::fresh_dir;
+using testing::groups_over;
+using testing::synthetic_corpus;
+using testing::world_rank;
+using testing::world_size;
+
 namespace fs = std::filesystem;
-
-int world_rank() {
-  int r = 0;
-  MPI_Comm_rank(MPI_COMM_WORLD, &r);
-  return r;
-}
-
-int world_size() {
-  int s = 0;
-  MPI_Comm_size(MPI_COMM_WORLD, &s);
-  return s;
-}
 
 config::ExperimentConfig stable_config(const std::vector<std::string>& overrides) {
   config::ExperimentConfig c;
@@ -67,29 +62,6 @@ config::ExperimentConfig stable_config(const std::vector<std::string>& overrides
   return c;
 }
 
-Corpus synthetic_corpus() {
-  at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(5);
-  const at::Tensor noise = at::randint(256, {4000}, gen, at::kLong);
-  const at::Tensor pattern = at::arange(4000, at::kLong).remainder(17) + 97;
-  const at::Tensor mask = at::rand({4000}, gen) < 0.8;
-  const at::Tensor tokens = at::where(mask, pattern, noise);  // [4000]
-  return Corpus{tokens.slice(0, 0, 3600).clone(), tokens.slice(0, 3600).clone()};
-}
-
-comm::ProcessGroups world_groups() {
-  auto world = comm::MpiCommunicator::duplicate(MPI_COMM_WORLD);
-  const comm::Topology topology = comm::make_emulated_topology(world->rank(), world->size(), 1);
-  return comm::build_process_groups(world, topology, world->size());
-}
-
-std::string fresh_dir(const std::string& name) {
-  const std::string dir =
-      ::testing::TempDir() + "/stablemoe_" + name + "_np" + std::to_string(world_size());
-  if (world_rank() == 0) fs::remove_all(dir);
-  MPI_Barrier(MPI_COMM_WORLD);
-  return dir;
-}
-
 models::StableMoERouter& stable_router(Experiment& e) {
   return dynamic_cast<models::StableMoERouter&>(e.moe_layers.at(0)->layer()->router());
 }
@@ -110,7 +82,7 @@ TrainResult train(const config::ExperimentConfig& c,
                   int64_t stop_at = -1,
                   Recorder* recorder = nullptr,
                   const std::string& run_dir = "") {
-  const comm::ProcessGroups groups = world_groups();
+  const comm::ProcessGroups groups = groups_over(MPI_COMM_WORLD, world_size(), 1);
   Experiment e = build_experiment(c, groups);
   TrainerOptions o = trainer_options(c);
   o.checkpoint_dir = checkpoint_dir;
@@ -149,7 +121,7 @@ TrainResult train(const config::ExperimentConfig& c,
 
 TEST(StableMoETraining, StageTwoFreezesTheDistilledRouterButNotTheCentroids) {
   Recorder rec;
-  const std::string run_dir = fresh_dir("probe");
+  const std::string run_dir = fresh_dir("stablemoe_probe");
   if (world_rank() == 0) fs::create_directories(run_dir);
   MPI_Barrier(MPI_COMM_WORLD);
   const TrainResult r =
@@ -215,8 +187,8 @@ TEST(StableMoETraining, StageTwoFreezesTheDistilledRouterButNotTheCentroids) {
 
 TEST(StableMoETraining, ResumeAcrossTheStageSwitchIsExactAndRestoresTheStage) {
   const config::ExperimentConfig c = stable_config({"checkpoint.every_steps=2"});
-  const TrainResult full = train(c, fresh_dir("full"));
-  const std::string dir = fresh_dir("resumed");
+  const TrainResult full = train(c, fresh_dir("stablemoe_full"));
+  const std::string dir = fresh_dir("stablemoe_resumed");
   const TrainResult first = train(c, dir, /*stop_at=*/4);  // stage 2 from step index 3
   ASSERT_TRUE(first.stopped_early);
   {
@@ -244,7 +216,7 @@ TEST(StableMoETraining, ResumeAcrossTheStageSwitchIsExactAndRestoresTheStage) {
 }
 
 TEST(DpslTraining, TrainsWithTheLossAndItsWarmUp) {
-  const std::string run_dir = fresh_dir("dpsl");
+  const std::string run_dir = fresh_dir("stablemoe_dpsl");
   if (world_rank() == 0) fs::create_directories(run_dir);
   MPI_Barrier(MPI_COMM_WORLD);
   const TrainResult r =

@@ -16,25 +16,20 @@
 #include "comm/process_groups.h"
 #include "comm/topology.h"
 #include "core/config/config_overrides.h"
+#include "tests/train/trainer_test_util.h"
 #include "train/checkpoint_store.h"
 #include "train/experiment.h"
 
 namespace switchyard::train {
 namespace {
 
+using testing::fresh_dir;
+using testing::groups_over;
+using testing::synthetic_corpus;
+using testing::world_rank;
+using testing::world_size;
+
 namespace fs = std::filesystem;
-
-int world_rank() {
-  int r = 0;
-  MPI_Comm_rank(MPI_COMM_WORLD, &r);
-  return r;
-}
-
-int world_size() {
-  int s = 0;
-  MPI_Comm_size(MPI_COMM_WORLD, &s);
-  return s;
-}
 
 // A small character-level model and a synthetic corpus with structure to learn.
 config::ExperimentConfig small_config(const std::vector<std::string>& overrides) {
@@ -47,22 +42,6 @@ config::ExperimentConfig small_config(const std::vector<std::string>& overrides)
            "logging.jsonl=false", "checkpoint.every_steps=0"});
   config::apply_overrides(&c, overrides);
   return c;
-}
-
-Corpus synthetic_corpus() {
-  at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(5);
-  const at::Tensor noise = at::randint(256, {4000}, gen, at::kLong);
-  const at::Tensor pattern = at::arange(4000, at::kLong).remainder(17) + 97;
-  const at::Tensor mask = at::rand({4000}, gen) < 0.8;
-  const at::Tensor tokens = at::where(mask, pattern, noise);  // [4000]
-  return Corpus{tokens.slice(0, 0, 3600).clone(), tokens.slice(0, 3600).clone()};
-}
-
-comm::ProcessGroups groups_over(MPI_Comm comm, int expert_parallel_size, int ranks_per_node) {
-  auto world = comm::MpiCommunicator::duplicate(comm);
-  const comm::Topology topology =
-      comm::make_emulated_topology(world->rank(), world->size(), ranks_per_node);
-  return comm::build_process_groups(world, topology, expert_parallel_size);
 }
 
 TrainResult train(const config::ExperimentConfig& c,
@@ -80,22 +59,14 @@ TrainResult train(const config::ExperimentConfig& c,
   return trainer.run();
 }
 
-std::string fresh_dir(const std::string& name) {
-  const std::string dir =
-      ::testing::TempDir() + "/trainer_" + name + "_np" + std::to_string(world_size());
-  if (world_rank() == 0) fs::remove_all(dir);
-  MPI_Barrier(MPI_COMM_WORLD);
-  return dir;
-}
-
 TEST(Trainer, ResumeIsBitwiseExact) {
   const config::ExperimentConfig c = small_config({"checkpoint.every_steps=2"});
   const comm::ProcessGroups g = groups_over(MPI_COMM_WORLD, 1, 1);
-  const TrainResult full = train(c, g, fresh_dir("full"));
+  const TrainResult full = train(c, g, fresh_dir("trainer_full"));
   ASSERT_EQ(full.train_losses.size(), 8u);
   EXPECT_LT(full.train_losses.back(), full.train_losses.front());
 
-  const std::string dir = fresh_dir("resumed");
+  const std::string dir = fresh_dir("trainer_resumed");
   const TrainResult first = train(c, g, dir, /*stop_at=*/4);
   EXPECT_TRUE(first.stopped_early);
   EXPECT_EQ(first.steps_completed, 4);
@@ -124,7 +95,7 @@ TEST(Trainer, OneRankAndAllRanksFollowTheSameLossCurve) {
 TEST(Trainer, CheckpointsAreAtomicVerifiedAndPruned) {
   const config::ExperimentConfig c =
       small_config({"checkpoint.every_steps=2", "checkpoint.keep_last=2"});
-  const std::string dir = fresh_dir("pruned");
+  const std::string dir = fresh_dir("trainer_pruned");
   train(c, groups_over(MPI_COMM_WORLD, 1, 1), dir);
   const CheckpointStore store(dir, 2);
   EXPECT_EQ(store.committed_steps(), (std::vector<int64_t>{6, 8}));
@@ -210,8 +181,9 @@ TEST(Trainer, MoEExpertParallelFollowsTheSingleProcessCurve) {
 TEST(Trainer, MoEResumesAtAnotherExpertParallelSize) {
   const int w = world_size();
   const config::ExperimentConfig c = small_config(moe_overrides(w, {"checkpoint.every_steps=4"}));
-  const TrainResult full = train(c, groups_over(MPI_COMM_WORLD, w, 1), fresh_dir("moe_full"));
-  const std::string dir = fresh_dir("moe_saved");
+  const TrainResult full =
+      train(c, groups_over(MPI_COMM_WORLD, w, 1), fresh_dir("trainer_moe_full"));
+  const std::string dir = fresh_dir("trainer_moe_saved");
   train(c, groups_over(MPI_COMM_WORLD, w, 1), dir, /*stop_at=*/4);
   // Every rank resumes the EP=w checkpoint alone at EP=1, in its own copy of the directory.
   const std::string own = dir + "_rank" + std::to_string(world_rank());

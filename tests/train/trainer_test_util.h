@@ -1,0 +1,61 @@
+// Fixtures shared by the trainer MPI tests: world rank/size, a small synthetic corpus with
+// structure to learn, process groups over a communicator, and a fresh per-test directory.
+#pragma once
+
+#include <mpi.h>
+
+#include <filesystem>
+#include <string>
+
+#include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
+#include <gtest/gtest.h>
+
+#include "comm/mpi/mpi_communicator.h"
+#include "comm/process_groups.h"
+#include "comm/topology.h"
+#include "train/corpus.h"
+
+namespace switchyard::train::testing {
+
+inline int world_rank() {
+  int r = 0;
+  MPI_Comm_rank(MPI_COMM_WORLD, &r);
+  return r;
+}
+
+inline int world_size() {
+  int s = 0;
+  MPI_Comm_size(MPI_COMM_WORLD, &s);
+  return s;
+}
+
+// 4000 byte tokens, 80% a period-17 pattern, 20% noise; 3600 train, 400 val.
+inline Corpus synthetic_corpus() {
+  at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(5);
+  const at::Tensor noise = at::randint(256, {4000}, gen, at::kLong);
+  const at::Tensor pattern = at::arange(4000, at::kLong).remainder(17) + 97;
+  const at::Tensor mask = at::rand({4000}, gen) < 0.8;
+  const at::Tensor tokens = at::where(mask, pattern, noise);  // [4000]
+  return Corpus{tokens.slice(0, 0, 3600).clone(), tokens.slice(0, 3600).clone()};
+}
+
+// Process groups over a duplicate of `comm` with an emulated topology.
+inline comm::ProcessGroups groups_over(MPI_Comm comm,
+                                       int expert_parallel_size,
+                                       int ranks_per_node) {
+  auto world = comm::MpiCommunicator::duplicate(comm);
+  const comm::Topology topology =
+      comm::make_emulated_topology(world->rank(), world->size(), ranks_per_node);
+  return comm::build_process_groups(world, topology, expert_parallel_size);
+}
+
+// An empty directory named after the test and the world size (rank 0 clears it). Collective.
+inline std::string fresh_dir(const std::string& name) {
+  const std::string dir = ::testing::TempDir() + "/" + name + "_np" + std::to_string(world_size());
+  if (world_rank() == 0) std::filesystem::remove_all(dir);
+  MPI_Barrier(MPI_COMM_WORLD);
+  return dir;
+}
+
+}  // namespace switchyard::train::testing
