@@ -211,6 +211,14 @@ void check_moe(const ExperimentConfig& c, Checker& k) {
   }
   k.positive(m.expert().ffn_hidden_size(), "model.moe.expert.ffn_hidden_size");
   const AuxLossConfig& a = m.aux_loss();
+  if (d.shuffle_tokens()) {
+    k.require(!d.batch_independent(), "model.moe.dispatcher.shuffle_tokens",
+              "cannot hold with model.moe.dispatcher.batch_independent (the shuffle mixes "
+              "sequences)");
+    k.require(a.load_balancing() != AuxLossConfig::SEQUENCE, "model.moe.dispatcher.shuffle_tokens",
+              "cannot hold with model.moe.aux_loss.load_balancing SEQUENCE (the shuffle breaks "
+              "sequences)");
+  }
   k.non_negative(a.load_balancing_coeff(), "model.moe.aux_loss.load_balancing_coeff");
   k.non_negative(a.z_loss_coeff(), "model.moe.aux_loss.z_loss_coeff");
   k.non_negative(a.erc().coeff(), "model.moe.aux_loss.erc.coeff");

@@ -101,6 +101,7 @@ MoEBuildOptions moe_options_from_config(const config::MoELayerConfig& config,
                                ? DropPolicy::kRandom
                                : DropPolicy::kPosition;
   l.batch_independent = dc.batch_independent();
+  l.shuffle_tokens = dc.shuffle_tokens();
   l.capacity.rectify.intra_rank = dc.rectify().intra_rank();
   l.capacity.rectify.fill_in = dc.rectify().fill_in();
   l.capacity.rectify.intra_rank_exclude_kept = dc.rectify().intra_rank_exclude_kept();
@@ -178,6 +179,11 @@ MoELayer build_moe_layer(const MoEBuildOptions& options,
     lo.capacity.rectify.expert_parallel_rank = ep_group->rank();
   }
   MoELayer layer(lo, registry.create(ro), dispatcher, experts, aux_losses, parallel.batch_group);
+  if (lo.shuffle_tokens) {
+    layer->set_token_shuffle(ep_group != nullptr
+                                 ? std::make_shared<TokenShuffle>(ep_group, parallel.all_to_all)
+                                 : std::make_shared<TokenShuffle>());
+  }
   if (lo.aux.erc.coeff > 0.0) {
     layer->set_coupling_loss(
         std::make_shared<ExpertRouterCouplingLoss>(lo.aux.erc, eo.kind, ep_group));

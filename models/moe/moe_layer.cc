@@ -10,6 +10,7 @@
 #include "core/check.h"
 #include "models/moe/aux_losses.h"
 #include "models/moe/router_noise.h"
+#include "models/moe/token_shuffle.h"
 
 namespace switchyard::models {
 
@@ -63,9 +64,34 @@ MoEOutput MoELayerImpl::forward(const at::Tensor& x, const MoEForwardArgs& args)
     context.group_nodes.assign(std::max<size_t>(context.group_sizes.size(), 1),
                                options_.node_index);
   }
+  // Training-time token shuffle across the EP group (token_shuffle.h): the layer routes and
+  // computes the shuffled tokens, and its output is unshuffled at the end.
+  const bool shuffled = shuffle_ != nullptr && context.training;
+  ShuffleHandle shuffle;
+  double shuffle_seconds = 0;  // the forward shuffle: counted as dispatch, not routing
+  if (shuffled) {
+    const Clock::time_point s0 = Clock::now();
+    SY_CHECK(!options_.batch_independent &&
+             options_.aux.load_balancing != LoadBalancingLoss::kSequence)
+        << "the token shuffle breaks sequences: no batch-independent mode or sequence loss";
+    shuffle = shuffle_->plan(num_tokens, context.group_sizes, context.seed);
+    tokens = shuffle_->forward(tokens, shuffle);  // [T', H]
+    if (context.token_ids.defined()) {
+      at::Tensor ids = context.token_ids.dim() == 1 ? context.token_ids.unsqueeze(0)
+                                                    : context.token_ids;  // [B, S]
+      at::Tensor prev = at::cat({ids.narrow(1, 0, 1), ids.narrow(1, 0, ids.size(1) - 1)}, 1);
+      at::Tensor pairs = at::stack({ids.reshape({-1}), prev.reshape({-1})}, 1).to(at::kLong);
+      pairs = shuffle_->forward(pairs, shuffle);  // [T, 2] -> [T', 2] (id, predecessor id)
+      context.token_ids = pairs.select(1, 0).contiguous();           // [T']
+      context.previous_token_ids = pairs.select(1, 1).contiguous();  // [T']
+    }
+    context.group_sizes = shuffle.shuffled_group_sizes;
+    shuffle_seconds = seconds(s0, Clock::now());
+  }
+  const int64_t routed_tokens = tokens.size(0);  // T' (= T without the shuffle)
   if (batch_group_ != nullptr) {
     // Row offset of this rank in the rank-ordered global batch ([W] token counts).
-    at::Tensor mine = at::full({1}, num_tokens, at::kLong);
+    at::Tensor mine = at::full({1}, routed_tokens, at::kLong);
     at::Tensor all = at::empty({batch_group_->size()}, at::kLong);
     batch_group_->all_gather(all, mine)->wait();
     context.row_offset = all.narrow(0, 0, batch_group_->rank()).sum().item<int64_t>();
@@ -120,11 +146,13 @@ MoEOutput MoELayerImpl::forward(const at::Tensor& x, const MoEForwardArgs& args)
   const Clock::time_point t2 = Clock::now();
   at::Tensor expert_out = experts_->forward(dispatched.tokens, dispatched.tokens_per_expert);
   const Clock::time_point t3 = Clock::now();
-  at::Tensor combined = dispatcher_->combine(expert_out, dispatched.handle);  // [T, H]
+  at::Tensor combined = dispatcher_->combine(expert_out, dispatched.handle);  // [T', H]
+  if (shuffled) combined = shuffle_->inverse(combined, shuffle);              // [T, H]
   const Clock::time_point t4 = Clock::now();
 
   MoEOutput out;
-  out.timing = MoETiming{seconds(t0, t1), seconds(t1, t2), seconds(t2, t3), seconds(t3, t4)};
+  out.timing = MoETiming{seconds(t0, t1) - shuffle_seconds, seconds(t1, t2) + shuffle_seconds,
+                         seconds(t2, t3), seconds(t3, t4)};
   out.output = combined.to(x.scalar_type()).view(x.sizes());
   out.stats = compute_routing_stats(routing, plan);
   count_cross_node_rows(plan, context.group_sizes, context.group_nodes, options_.num_nodes,

@@ -37,6 +37,7 @@
 #include "models/moe/router.h"
 #include "models/moe/routing_stats.h"
 #include "models/moe/token_dispatcher.h"
+#include "models/moe/token_shuffle.h"
 
 namespace switchyard::comm {
 class Communicator;
@@ -73,6 +74,9 @@ struct MoELayerOptions {
   // node of this rank. Feed locality-aware routers and the cross-node statistics.
   int64_t num_nodes = 1;
   int64_t node_index = 0;
+  // Training-time random token shuffle across the EP group before routing (token_shuffle.h);
+  // build_moe_layer wires it. Incompatible with batch_independent and the sequence loss.
+  bool shuffle_tokens = false;
 };
 
 struct MoEForwardArgs {
@@ -130,6 +134,11 @@ class MoELayerImpl : public torch::nn::Module {
   // Collective over its EP group. build_moe_layer sets it when erc.coeff > 0.
   void set_coupling_loss(std::shared_ptr<ExpertRouterCouplingLoss> erc) { erc_ = std::move(erc); }
 
+  // Token shuffle of training forwards (options.shuffle_tokens; collective over its EP group).
+  // The shuffle's exchanges count in MoETiming::dispatch and ::combine; last_routing() and
+  // last_plan() then describe the shuffled tokens.
+  void set_token_shuffle(std::shared_ptr<TokenShuffle> shuffle) { shuffle_ = std::move(shuffle); }
+
   Router& router() { return *router_; }
   Experts& experts() { return *experts_; }
   const MoELayerOptions& options() const { return options_; }
@@ -145,6 +154,7 @@ class MoELayerImpl : public torch::nn::Module {
   AuxLossCollector* aux_losses_;
   std::shared_ptr<comm::Communicator> batch_group_;
   std::shared_ptr<ExpertRouterCouplingLoss> erc_;
+  std::shared_ptr<TokenShuffle> shuffle_;
   RoutingResult last_routing_;
   DispatchPlan last_plan_;
 };

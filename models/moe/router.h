@@ -39,6 +39,10 @@ struct RoutingContext {
   // Input token id of every routed token, [B, S] (or [T] = one sequence) int64 with B * S = T;
   // undefined when the caller has none. StableMoE's distilled router routes on them.
   at::Tensor token_ids;
+  // Id of each routed token's predecessor in its sequence (the first position: itself), [T]
+  // int64; set when the tokens were shuffled (token_ids is then [T] in the shuffled order) so
+  // that position-dependent features (StableMoE's bigram router) survive the shuffle.
+  at::Tensor previous_token_ids;
   // Node (of the EP group) of the rank owning each routing group ([groups]; empty = node 0 for
   // all). Locality-aware routers (LocMoE) read it.
   std::vector<int64_t> group_nodes;

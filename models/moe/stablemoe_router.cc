@@ -59,9 +59,20 @@ void StableMoERouter::restore_stage(int stage) {
   if (stage == 2) enter_stage2();
 }
 
-at::Tensor StableMoERouter::distilled_logits(const at::Tensor& token_ids) const {
+at::Tensor StableMoERouter::distilled_logits(const at::Tensor& token_ids,
+                                             const at::Tensor& previous_token_ids) const {
   SY_CHECK(token_ids.defined()) << "the StableMoE distilled router needs the token ids "
                                    "(MoEForwardArgs::token_ids)";
+  if (previous_token_ids.defined()) {
+    // Shuffled tokens: the predecessors were taken before the shuffle. ids, prev: [T]
+    at::Tensor emb = at::embedding(distilled_embedding_, token_ids.reshape({-1}).to(at::kLong));
+    if (options_.stablemoe_bigram) {
+      at::Tensor prev = at::embedding(distilled_embedding_,
+                                      previous_token_ids.reshape({-1}).to(at::kLong));  // [T, D]
+      emb = (emb + prev) * 0.5;                                                         // [T, D]
+    }
+    return at::linear(emb, distilled_centroids_);  // [T, E]
+  }
   at::Tensor ids = token_ids.dim() == 1 ? token_ids.unsqueeze(0) : token_ids;  // [B, S]
   SY_CHECK_EQ(ids.dim(), 2) << "token ids must be [B, S] or [T]";
   at::Tensor emb = at::embedding(distilled_embedding_, ids.to(at::kLong));  // [B, S, D]
@@ -88,7 +99,7 @@ RoutingResult StableMoERouter::route(const at::Tensor& tokens, const RoutingCont
   const bool distilled_decides = stage_ == 2 || !context.training;
   at::Tensor distilled;  // [T, E]
   if (distilled_decides || (context.training && options_.stablemoe_distill_coeff > 0.0)) {
-    distilled = distilled_logits(context.token_ids);
+    distilled = distilled_logits(context.token_ids, context.previous_token_ids);
   }
   at::Tensor assignment =
       distilled_decides ? distilled.detach().argmax(-1) : r.logits.detach().argmax(-1);  // [T]

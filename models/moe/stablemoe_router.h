@@ -38,8 +38,11 @@ class StableMoERouter : public Router {
   // Stage 2 freezes the distilled router; stage 1 after stage 2 is refused.
   void restore_stage(int stage) override;
 
-  // [T, E] distilled-router logits <E_d[i], D_emb features of token t>. token_ids: [B, S] or [T].
-  at::Tensor distilled_logits(const at::Tensor& token_ids) const;
+  // [T, E] distilled-router logits <E_d[i], D_emb features of token t>. token_ids: [B, S] or [T]
+  // (one sequence). previous_token_ids ([T], optional): each token's predecessor for the bigram
+  // features when the order no longer tells (shuffled tokens); token_ids is then any shape of T.
+  at::Tensor distilled_logits(const at::Tensor& token_ids,
+                              const at::Tensor& previous_token_ids = {}) const;
 
   const at::Tensor& centroids() const { return centroids_; }                      // [E, H]
   const at::Tensor& distilled_embedding() const { return distilled_embedding_; }  // [V, D]

@@ -16,6 +16,7 @@
 #include "comm/process_groups.h"
 #include "comm/topology.h"
 #include "models/moe/moe_builder.h"
+#include "models/moe/token_shuffle.h"
 #include "tests/models/moe_mpi_test_util.h"
 #include "tests/models/moe_test_util.h"
 
@@ -34,7 +35,26 @@ struct Case {
   MoEBuildOptions options;
   int ep = 4;
   int64_t step = 2;
+  std::vector<int64_t> rows = {16, 16, 16, 16};  // tokens of each rank
+  int64_t seq = 4;                               // tokens per sequence (token ids [B, S])
 };
+
+// First row of each rank's tokens in the rank-ordered concatenation ([W + 1]).
+std::vector<int64_t> offsets_of(const std::vector<int64_t>& rows) {
+  std::vector<int64_t> offsets(rows.size() + 1, 0);
+  for (size_t r = 0; r < rows.size(); ++r) offsets[r + 1] = offsets[r] + rows[r];
+  return offsets;
+}
+
+// Tokens each rank routes after the token shuffle (token_shuffle.h's layout).
+std::vector<int64_t> shuffled_rows(const std::vector<int64_t>& rows) {
+  std::vector<int64_t> out(rows.size(), 0);
+  for (int64_t t : rows) {
+    const std::vector<int64_t> chunks = shuffle_chunk_sizes(t, static_cast<int>(rows.size()));
+    for (size_t r = 0; r < rows.size(); ++r) out[r] += chunks[r];
+  }
+  return out;
+}
 
 void run_case(const Case& c) {
   SCOPED_TRACE(c.name);
@@ -44,11 +64,18 @@ void run_case(const Case& c) {
   const comm::ProcessGroups groups =
       comm::build_process_groups(world, comm::make_emulated_topology(rank, size, size), c.ep);
   auto all_to_all = comm::make_all_to_all(comm::AllToAllAlgorithm::kFlat, groups);
-  const int64_t per_rank = 16;
-  const int64_t seq = 4;
-  const int64_t total = per_rank * size;
+  ASSERT_EQ(c.rows.size(), static_cast<size_t>(size));
+  const std::vector<int64_t> offsets = offsets_of(c.rows);
+  const int64_t per_rank = c.rows[static_cast<size_t>(rank)];
+  const int64_t seq = c.seq;
+  const int64_t total = offsets.back();
   const int64_t hidden = c.options.layer.hidden_size;
-  const int64_t offset = per_rank * rank;
+  const int64_t offset = offsets[static_cast<size_t>(rank)];
+  // Where this rank's routed tokens sit in the reference's routing order.
+  const std::vector<int64_t> routed_offsets =
+      offsets_of(c.options.layer.shuffle_tokens ? shuffled_rows(c.rows) : c.rows);
+  const int64_t routed_offset = routed_offsets[static_cast<size_t>(rank)];
+  const int64_t routed_rows = routed_offsets[static_cast<size_t>(rank) + 1] - routed_offset;
   at::Tensor x = make_tokens(total, hidden, 31);  // identical on every rank
   at::Tensor g = make_tokens(total, hidden, 32);
   at::Tensor ids = at::arange(total, at::kLong).mul(7).remainder(c.options.router.vocab_size);
@@ -72,7 +99,7 @@ void run_case(const Case& c) {
   MoELayer ref = build_moe_layer(c.options, MoEParallel{}, &ref_aux);
   MoEForwardArgs ref_args;
   ref_args.step = c.step;
-  ref_args.group_sizes.assign(static_cast<size_t>(size), per_rank);
+  ref_args.group_sizes = c.rows;
   ref_args.token_ids = ids.view({-1, seq});
   MoEOutput ref_out = ref->forward(x, ref_args);
   // Each rank's aux losses are averaged over its own group; the reference averages over the
@@ -91,8 +118,12 @@ void run_case(const Case& c) {
     EXPECT_NEAR(v.item<double>() / size, ref_aux.entries()[i].value.item<double>(), 1e-6)
         << aux.entries()[i].name;
   }
+  // Routing of the (shuffled) tokens this rank routed: the same tokens in the same order.
   EXPECT_TRUE(at::equal(layer->last_routing().expert_ids,
-                        ref->last_routing().expert_ids.narrow(0, offset, per_rank)));
+                        ref->last_routing().expert_ids.narrow(0, routed_offset, routed_rows)));
+  EXPECT_LT(relative_error(layer->last_routing().logits,
+                           ref->last_routing().logits.narrow(0, routed_offset, routed_rows)),
+            kTolerance);
   EXPECT_LT(relative_error(out.output, ref_out.output.narrow(0, offset, per_rank)), kTolerance);
   auto ref_params = ref->named_parameters();
   const int64_t local = c.options.layer.num_experts / c.ep;
@@ -161,6 +192,30 @@ TEST(StableMoEEquivalence, ExpertParallelFourEqualsOneProcessInBothStages) {
   bigram.options = base("stablemoe");
   bigram.options.router.stablemoe_bigram = true;
   run_case(bigram);
+}
+
+// StableMoE's training-time token shuffle (ALGORITHMS.md §1.2): EP-4 with unequal token counts
+// per rank routes the same shuffled tokens as the single-process reference of the four ranks,
+// and outputs (unshuffled) and gradients agree, in both stages and with the bigram router.
+TEST(StableMoEEquivalence, TokenShuffleExpertParallelFourEqualsOneProcess) {
+  if (world_size() != 4) GTEST_SKIP() << "needs 4 ranks";
+  for (int64_t step : {2, 10}) {
+    for (bool bigram : {false, true}) {
+      for (double cf : {0.0, 1.5}) {
+        Case c;
+        c.name = "shuffle step " + std::to_string(step) + (bigram ? " bigram" : " wordemb") +
+                 (cf > 0 ? " capacity" : " dropless");
+        c.options = base("stablemoe");
+        c.options.layer.shuffle_tokens = true;
+        c.options.router.stablemoe_bigram = bigram;
+        c.options.layer.capacity.capacity_factor = cf;
+        c.step = step;
+        c.rows = {6, 10, 14, 18};  // shuffled: 14, 14, 10, 10
+        c.seq = 2;
+        run_case(c);
+      }
+    }
+  }
 }
 
 }  // namespace
