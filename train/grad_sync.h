@@ -11,7 +11,8 @@
 //     so the remaining sum is over the replicas of the same experts (`expert_data`, W / P ranks):
 //     all-reduce SUM over `expert_data`, then divide by W (not by the group size).
 // Gradients are flattened into buckets of at most `bucket_bytes` per dtype and all-reduced with
-// one collective per bucket, all issued before any is waited on.
+// one collective per bucket, all issued before any is waited on. The buckets are allocated once
+// per synchronizer; groups of one rank are skipped (nothing to sum, scale 1).
 #pragma once
 
 #include <cstdint>
@@ -65,7 +66,11 @@ double global_grad_norm(const std::vector<at::Tensor>& dense_params,
                         const std::vector<at::Tensor>& expert_params,
                         comm::Communicator& expert);
 
-// Multiplies every gradient by min(1, max_norm / (norm + 1e-6)); returns the factor.
+// The clip factor min(1, max_norm / (norm + 1e-6)); 1 when max_norm <= 0 (clipping off).
+double clip_factor(double norm, double max_norm);
+
+// Multiplies every gradient by clip_factor(norm, max_norm); returns the factor. (The trainer
+// passes the factor to Optimizer::step instead, which fuses it into the update.)
 double clip_gradients(const std::vector<at::Tensor>& params, double norm, double max_norm);
 
 }  // namespace switchyard::train

@@ -1,7 +1,7 @@
 #include "train/model_state.h"
 
 #include <ATen/ATen.h>
-#include <torch/csrc/autograd/grad_mode.h>
+#include <ATen/core/grad_mode.h>
 
 #include "core/check.h"
 #include "core/errors.h"
@@ -63,7 +63,7 @@ NamedTensors checkpoint_tensors(const std::vector<ParamSlot>& slots,
 
 std::map<std::string, Optimizer::ParamState> restore_from_checkpoint(
     const std::map<std::string, at::Tensor>& stored, const std::vector<ParamSlot>& slots) {
-  torch::NoGradGuard no_grad;
+  at::NoGradGuard no_grad;
   std::map<std::string, Optimizer::ParamState> state;
   for (const ParamSlot& slot : slots) {
     at::Tensor live = slot.tensor.detach();

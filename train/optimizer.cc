@@ -1,79 +1,133 @@
 #include "train/optimizer.h"
 
-#include <c10/util/string_utils.h>
+#include <cmath>
+
+#include <ATen/ATen.h>
+#include <ATen/Dispatch.h>
 
 #include "core/check.h"
 
 namespace switchyard::train {
 namespace {
 
-// LibTorch keys optimizer state by the parameter's TensorImpl address.
-std::string state_key(const at::Tensor& p) { return c10::guts::to_string(p.unsafeGetTensorImpl()); }
+struct AdamWStep {
+  double lr;
+  double weight_decay;
+  double beta1;
+  double beta2;
+  double epsilon;
+  double grad_scale;
+  int64_t step;  // the step being taken, 1-based
+};
+
+// One fused pass: LibTorch's AdamW arithmetic (in T, the constants rounded to T like its scalar
+// ops) on raw contiguous buffers of n elements. Multiplying by a decay or scale of exactly 1 is
+// exact, so the loop has no branches and vectorizes.
+template <typename T>
+inline __attribute__((always_inline)) void adamw_body(
+    T* p, const T* g, T* m, T* v, int64_t n, const AdamWStep& s) {
+  const T decay = static_cast<T>(1.0 - s.lr * s.weight_decay);
+  const T b1 = static_cast<T>(s.beta1);
+  const T one_minus_b1 = static_cast<T>(1.0 - s.beta1);
+  const T b2 = static_cast<T>(s.beta2);
+  const T one_minus_b2 = static_cast<T>(1.0 - s.beta2);
+  const T bc2_sqrt = static_cast<T>(std::sqrt(1.0 - std::pow(s.beta2, s.step)));
+  const T eps = static_cast<T>(s.epsilon);
+  const T step_size = static_cast<T>(s.lr / (1.0 - std::pow(s.beta1, s.step)));
+  const T scale = static_cast<T>(s.grad_scale);
+  for (int64_t i = 0; i < n; ++i) {
+    const T grad = g[i] * scale;
+    const T mi = m[i] * b1 + grad * one_minus_b1;
+    const T vi = v[i] * b2 + grad * grad * one_minus_b2;
+    m[i] = mi;
+    v[i] = vi;
+    p[i] = p[i] * decay - step_size * (mi / (std::sqrt(vi) / bc2_sqrt + eps));
+  }
+}
+
+// Compiled for AVX-512, AVX2 and the baseline, picked at load time (this file is built with
+// -fno-math-errno -ffp-contract=off: vector sqrt, and the same results from every clone).
+#if defined(__GNUC__) && defined(__x86_64__)
+#define SY_VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define SY_VECTOR_CLONES
+#endif
+
+SY_VECTOR_CLONES void adamw_update(
+    float* p, const float* g, float* m, float* v, int64_t n, const AdamWStep& s) {
+  adamw_body<float>(p, g, m, v, n, s);
+}
+
+SY_VECTOR_CLONES void adamw_update(
+    double* p, const double* g, double* m, double* v, int64_t n, const AdamWStep& s) {
+  adamw_body<double>(p, g, m, v, n, s);
+}
 
 }  // namespace
 
-Optimizer::Optimizer(const std::vector<NamedParameter>& params, const OptimizerOptions& o)
-    : params_(params) {
-  std::vector<at::Tensor> decay;
-  std::vector<at::Tensor> no_decay;
-  for (const NamedParameter& p : params_)
-    (p.tensor.dim() >= 2 ? decay : no_decay).push_back(p.tensor);
-  auto options = [&](double wd) {
-    return std::make_unique<torch::optim::AdamWOptions>(torch::optim::AdamWOptions(o.learning_rate)
-                                                            .betas({o.beta1, o.beta2})
-                                                            .eps(o.epsilon)
-                                                            .weight_decay(wd));
-  };
-  std::vector<torch::optim::OptimizerParamGroup> groups;
-  groups.emplace_back(decay, options(o.weight_decay));
-  groups.emplace_back(no_decay, options(0.0));
-  adamw_ = std::make_unique<torch::optim::AdamW>(std::move(groups),
-                                                 torch::optim::AdamWOptions(o.learning_rate));
-}
-
-void Optimizer::set_learning_rate(double lr) {
-  for (auto& group : adamw_->param_groups()) {
-    static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
+Optimizer::Optimizer(const std::vector<NamedParameter>& params, const OptimizerOptions& options)
+    : options_(options) {
+  for (const NamedParameter& p : params) {
+    SY_CHECK(p.tensor.is_contiguous()) << "optimizer parameter " << p.name << " is not contiguous";
+    SY_CHECK(p.tensor.scalar_type() == at::kFloat || p.tensor.scalar_type() == at::kDouble)
+        << "optimizer parameter " << p.name << " must be float32 or float64";
+    slots_.push_back(Slot{p, p.tensor.dim() >= 2 ? options.weight_decay : 0.0, {}});
   }
 }
 
-void Optimizer::zero_grad() { adamw_->zero_grad(); }
+void Optimizer::set_learning_rate(double lr) { options_.learning_rate = lr; }
 
-void Optimizer::step() {
-  // Frozen parameters (requires_grad = false, e.g. StableMoE's stage-2 distilled router) lose the
-  // gradient the synchronizer filled in, so AdamW skips them: no update, no weight decay, and
-  // their moments do not move (ALGORITHMS.md §10.6).
-  for (NamedParameter& p : params_) {
-    if (!p.tensor.requires_grad() && p.tensor.grad().defined()) p.tensor.mutable_grad().reset();
+void Optimizer::zero_grad() {
+  for (Slot& s : slots_) {
+    if (s.param.tensor.grad().defined()) s.param.tensor.mutable_grad().reset();
   }
-  adamw_->step();
+}
+
+void Optimizer::step(double grad_scale) {
+  for (Slot& slot : slots_) {
+    at::Tensor& p = slot.param.tensor;
+    // Frozen parameters (requires_grad = false, e.g. StableMoE's stage-2 distilled router) are
+    // skipped even if the synchronizer filled in a gradient.
+    if (!p.requires_grad() || !p.grad().defined()) continue;
+    const at::Tensor grad = p.grad().contiguous();
+    SY_CHECK(grad.scalar_type() == p.scalar_type()) << slot.param.name << " gradient dtype";
+    ParamState& st = slot.state;
+    if (!st.exp_avg.defined()) {
+      st.exp_avg = at::zeros_like(p, at::MemoryFormat::Contiguous);
+      st.exp_avg_sq = at::zeros_like(p, at::MemoryFormat::Contiguous);
+    }
+    ++st.step;
+    const AdamWStep s{options_.learning_rate, slot.weight_decay, options_.beta1, options_.beta2,
+                      options_.epsilon,       grad_scale,        st.step};
+    AT_DISPATCH_FLOATING_TYPES(p.scalar_type(), "adamw_update", [&] {
+      adamw_update(p.data_ptr<scalar_t>(), grad.data_ptr<scalar_t>(),
+                   st.exp_avg.data_ptr<scalar_t>(), st.exp_avg_sq.data_ptr<scalar_t>(), p.numel(),
+                   s);
+    });
+  }
 }
 
 std::map<std::string, Optimizer::ParamState> Optimizer::state() const {
   std::map<std::string, ParamState> out;
-  const auto& state = adamw_->state();
-  for (const NamedParameter& p : params_) {
-    const auto it = state.find(state_key(p.tensor));
-    if (it == state.end()) continue;
-    const auto& s = static_cast<const torch::optim::AdamWParamState&>(*it->second);
-    out[p.name] = ParamState{s.exp_avg(), s.exp_avg_sq(), s.step()};
+  for (const Slot& s : slots_) {
+    if (s.state.exp_avg.defined()) out[s.param.name] = s.state;
   }
   return out;
 }
 
 void Optimizer::load_state(const std::map<std::string, ParamState>& state) {
-  std::map<std::string, const NamedParameter*> by_name;
-  for (const NamedParameter& p : params_) by_name[p.name] = &p;
+  std::map<std::string, Slot*> by_name;
+  for (Slot& s : slots_) by_name[s.param.name] = &s;
   for (const auto& [name, s] : state) {
     const auto it = by_name.find(name);
     SY_CHECK(it != by_name.end()) << "optimizer state for unknown parameter " << name;
-    const at::Tensor& p = it->second->tensor;
-    SY_CHECK(s.exp_avg.sizes() == p.sizes()) << name;
-    auto st = std::make_unique<torch::optim::AdamWParamState>();
-    st->step(s.step);
-    st->exp_avg(s.exp_avg.to(p.scalar_type()).clone());
-    st->exp_avg_sq(s.exp_avg_sq.to(p.scalar_type()).clone());
-    adamw_->state()[state_key(p)] = std::move(st);
+    const at::Tensor& p = it->second->param.tensor;
+    SY_CHECK(s.exp_avg.sizes() == p.sizes() && s.exp_avg_sq.sizes() == p.sizes())
+        << "optimizer state shape of " << name;
+    ParamState& st = it->second->state;
+    st.step = s.step;
+    st.exp_avg = s.exp_avg.to(p.scalar_type()).contiguous().clone();
+    st.exp_avg_sq = s.exp_avg_sq.to(p.scalar_type()).contiguous().clone();
   }
 }
 

@@ -88,6 +88,8 @@ Trainer::Trainer(TrainerOptions options,
   SY_CHECK_EQ(all_params_.size(), model_->parameters().size())
       << "every model parameter must be listed once in `params`";
   optimizer_ = std::make_unique<Optimizer>(named, options_.optimizer);
+  grad_sync_ = std::make_unique<GradientSynchronizer>(dense_params_, expert_params_, groups_.world,
+                                                      groups_.expert_data);
 }
 
 double Trainer::global_mean(double value) {
@@ -126,8 +128,7 @@ double Trainer::train_step(int64_t step, double* grad_norm, bool* skipped, nlohm
   optimizer_->zero_grad();
   total.backward();
   lap("backward");
-  GradientSynchronizer sync(dense_params_, expert_params_, groups_.world, groups_.expert_data);
-  sync.synchronize();
+  grad_sync_->synchronize();
   lap("grad_sync");
   *grad_norm = global_grad_norm(dense_params_, expert_params_, *groups_.expert);
   *skipped = !std::isfinite(*grad_norm);
@@ -137,8 +138,7 @@ double Trainer::train_step(int64_t step, double* grad_norm, bool* skipped, nlohm
     }
     optimizer_->zero_grad();
   } else {
-    clip_gradients(all_params_, *grad_norm, options_.grad_clip);
-    optimizer_->step();
+    optimizer_->step(clip_factor(*grad_norm, options_.grad_clip));  // clipping fused in
     if (hooks_.after_optimizer_step) hooks_.after_optimizer_step();
   }
   lap("optimizer");

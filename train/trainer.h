@@ -32,6 +32,7 @@
 #include "models/transformer/language_model.h"
 #include "train/batch_sampler.h"
 #include "train/corpus.h"
+#include "train/grad_sync.h"
 #include "train/lr_schedule.h"
 #include "train/model_state.h"
 #include "train/optimizer.h"
@@ -138,6 +139,7 @@ class Trainer {
   ModelHooks hooks_;
   BatchSampler sampler_;
   std::unique_ptr<Optimizer> optimizer_;
+  std::unique_ptr<GradientSynchronizer> grad_sync_;  // buckets allocated once
   std::vector<at::Tensor> dense_params_;
   std::vector<at::Tensor> expert_params_;
   std::vector<at::Tensor> all_params_;
