@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   cmake ninja-build g++ ccache make
-  libtorch-dev libopenblas0-pthread
+  libtorch-dev libopenblas0-pthread libblas-dev
   libopenmpi-dev openmpi-bin
   libprotobuf-dev protobuf-compiler
   libboost-program-options-dev

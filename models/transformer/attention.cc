@@ -5,6 +5,7 @@
 #include <ATen/ATen.h>
 
 #include "core/check.h"
+#include "models/transformer/causal_attention.h"
 
 namespace switchyard::models {
 
@@ -47,8 +48,14 @@ at::Tensor CausalSelfAttentionImpl::forward(const at::Tensor& x) {
   const int64_t nh = options_.num_heads;
   const int64_t d = h / nh;
   SY_CHECK_LE(s, options_.max_seq_length);
+  const at::Tensor fused_qkv = qkv_(x);  // [B, S, 3H]
+  const bool dropout_active = is_training() && options_.dropout > 0.0;
+  if (options_.fused && !options_.rotary && !dropout_active && fused_qkv.device().is_cpu() &&
+      (fused_qkv.scalar_type() == at::kFloat || fused_qkv.scalar_type() == at::kDouble)) {
+    return resid_dropout_(out_(causal_attention(fused_qkv, nh)));  // [B, S, H]
+  }
   // [B, S, 3H] -> 3 x [B, S, nh, D] -> [B, nh, S, D]
-  const std::vector<at::Tensor> qkv = qkv_(x).split(h, -1);
+  const std::vector<at::Tensor> qkv = fused_qkv.split(h, -1);
   at::Tensor q = qkv[0].view({b, s, nh, d}).transpose(1, 2);
   at::Tensor k = qkv[1].view({b, s, nh, d}).transpose(1, 2);
   const at::Tensor v = qkv[2].view({b, s, nh, d}).transpose(1, 2);
@@ -61,7 +68,9 @@ at::Tensor CausalSelfAttentionImpl::forward(const at::Tensor& x) {
   // [B, nh, S, S] scores, masked above the diagonal.
   at::Tensor scores =
       at::matmul(q, k.transpose(-2, -1)) * (1.0 / std::sqrt(static_cast<double>(d)));
-  scores = scores.masked_fill(causal_mask_.slice(0, 0, s).slice(1, 0, s), -INFINITY);
+  // Module::to(dtype) converts every buffer, the bool mask included: compare as bool again.
+  const at::Tensor mask = causal_mask_.slice(0, 0, s).slice(1, 0, s).to(at::kBool);  // [S, S]
+  scores = scores.masked_fill(mask, -INFINITY);
   const at::Tensor probs = attn_dropout_(at::softmax(scores, -1));
   // [B, nh, S, D] -> [B, S, nh, D] -> [B, S, H]
   const at::Tensor y = at::matmul(probs, v).transpose(1, 2).contiguous().view({b, s, h});

@@ -17,6 +17,9 @@ struct AttentionOptions {
   int64_t max_seq_length = 64;
   bool rotary = false;
   double dropout = 0.0;
+  // Use the fused CPU kernel (causal_attention.h) when it applies: CPU, float32/64, no rotary
+  // embeddings, no attention dropout in this forward. false = always the composed ATen version.
+  bool fused = true;
 };
 
 class CausalSelfAttentionImpl : public torch::nn::Module {
