@@ -27,6 +27,7 @@
 #include "comm/mpi/mpi_communicator.h"
 #include "comm/process_groups.h"
 #include "comm/topology.h"
+#include "launch/bench_allreduce_command.h"
 #include "launch/bench_moe_command.h"
 #include "launch/cli.h"
 
@@ -229,11 +230,14 @@ int run_a2a(const BenchArgs& args) {
 
 int run_bench(const std::vector<std::string>& args) {
   if (args.size() < 2 || args[1] == "--help" || args[1] == "-h") {
-    std::cout << "usage: switchyard bench a2a [options]   (run under mpirun)\n";
-    if (args.size() < 2) throw UsageError{"bench", "missing benchmark name (a2a)"};
+    std::cout << "usage: switchyard bench a2a|moe-layer|allreduce [options]   (--help on each)\n";
+    if (args.size() < 2) {
+      throw UsageError{"bench", "missing benchmark name (a2a, moe-layer or allreduce)"};
+    }
     return kExitOk;
   }
   if (args[1] == "moe-layer") return run_bench_moe_layer(args);  // launch/bench_moe_command.cc
+  if (args[1] == "allreduce") return run_bench_allreduce(args);  // bench_allreduce_command.cc
   if (args[1] != "a2a") throw UsageError{"bench", "unknown benchmark '" + args[1] + "'"};
   BenchArgs parsed;
   po::options_description options("options");
@@ -265,7 +269,9 @@ int run_bench(const std::vector<std::string>& args) {
 }  // namespace
 
 Command bench_command() {
-  return {"bench", "communication benchmarks (bench a2a: all-to-all sweep, under mpirun)",
+  return {"bench",
+          "benchmarks: a2a (all-to-all sweep), moe-layer (MoE vs dense GEMMs), allreduce "
+          "(gradient all-reduce); under mpirun",
           run_bench};
 }
 

@@ -22,6 +22,8 @@ sy_slurm_job() {
   "$bin" config validate "$config" --world-size "${SLURM_NTASKS:-1}" "$@" || return 2
   # Ranks may share cores (--overcommit): they must yield instead of spinning.
   export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE} OMPI_MCA_mpi_yield_when_idle=1
+  # Ring non-blocking all-reduce for the gradient buckets (see launch/mpirun.sh).
+  export OMPI_MCA_coll_libnbc_iallreduce_algorithm=${OMPI_MCA_coll_libnbc_iallreduce_algorithm:-1}
   case $launcher in
     srun)
       srun --mpi=pmix --kill-on-bad-exit=1 "$bin" train "$config" "$@" &
