@@ -20,6 +20,7 @@
 #include <boost/program_options.hpp>
 
 #include "comm/mpi/mpi_communicator.h"
+#include "launch/bench_common.h"
 #include "launch/cli.h"
 #include "launch/mpi_session.h"
 
@@ -47,11 +48,7 @@ double median_of_max(std::vector<double> times, MPI_Comm comm) {
 
 int run(const AllReduceArgs& args) {
   MpiSession session;
-  comm::MpiCommunicatorOptions options;
-  options.name = "world";
-  options.timeout = std::chrono::milliseconds(120000);
-  options.on_timeout = comm::TimeoutAction::kAbort;
-  auto world = comm::MpiCommunicator::duplicate(MPI_COMM_WORLD, options);
+  auto world = bench_world_communicator();
   MPI_Comm raw = world->mpi_comm();
   if (world->rank() == 0) {
     std::printf(
@@ -98,14 +95,9 @@ int run_bench_allreduce(const std::vector<std::string>& args) {
       "max-bytes", po::value(&parsed.max_bytes)->default_value(16 << 20), "largest buffer")(
       "iters", po::value(&parsed.iters)->default_value(30), "timed iterations per size")(
       "warmup", po::value(&parsed.warmup)->default_value(3), "untimed iterations per size");
-  po::variables_map vm;
-  const std::vector<std::string> rest(args.begin() + 2, args.end());
-  po::store(po::command_line_parser(rest).options(options).run(), vm);
-  po::notify(vm);
-  if (parsed.help) {
-    std::cout << "usage: mpirun -np N switchyard bench allreduce [options]\n\n"
-              << "Times the backend's non-blocking all-reduce against blocking MPI_Allreduce.\n\n"
-              << options;
+  if (!parse_bench_args(
+          args, options, parsed.help, "mpirun -np N switchyard bench allreduce [options]",
+          "Times the backend's non-blocking all-reduce against blocking MPI_Allreduce.")) {
     return kExitOk;
   }
   if (parsed.min_bytes < 4 || parsed.max_bytes < parsed.min_bytes || parsed.iters < 1 ||

@@ -28,6 +28,7 @@
 #include "comm/process_groups.h"
 #include "comm/topology.h"
 #include "launch/bench_allreduce_command.h"
+#include "launch/bench_common.h"
 #include "launch/bench_moe_command.h"
 #include "launch/cli.h"
 
@@ -102,11 +103,7 @@ std::string human_bytes(int64_t b) {
 
 int run_a2a(const BenchArgs& args) {
   MpiSession session;
-  comm::MpiCommunicatorOptions options;
-  options.name = "world";
-  options.timeout = std::chrono::milliseconds(120000);
-  options.on_timeout = comm::TimeoutAction::kAbort;
-  auto world = comm::MpiCommunicator::duplicate(MPI_COMM_WORLD, options);
+  auto world = bench_world_communicator();
   const int W = world->size();
   const int me = world->rank();
   comm::TopologyOptions topo_options;
@@ -249,14 +246,9 @@ int run_bench(const std::vector<std::string>& args) {
       "iters", po::value(&parsed.iters)->default_value(20), "timed iterations per size")(
       "warmup", po::value(&parsed.warmup)->default_value(3), "untimed iterations per size")(
       "json", po::value(&parsed.json), "also write the results to this JSON file");
-  po::variables_map vm;
-  const std::vector<std::string> rest(args.begin() + 2, args.end());
-  po::store(po::command_line_parser(rest).options(options).run(), vm);
-  po::notify(vm);
-  if (parsed.help) {
-    std::cout << "usage: mpirun -np N switchyard bench a2a [options]\n\n"
-              << "Times raw MPI_Alltoallv and the flat, hierarchical and leader all-to-all.\n\n"
-              << options;
+  if (!parse_bench_args(
+          args, options, parsed.help, "mpirun -np N switchyard bench a2a [options]",
+          "Times raw MPI_Alltoallv and the flat, hierarchical and leader all-to-all.")) {
     return kExitOk;
   }
   if (parsed.min_bytes < 4 || parsed.max_bytes < parsed.min_bytes || parsed.iters < 1 ||

@@ -31,6 +31,7 @@
 #include "comm/process_groups.h"
 #include "comm/topology.h"
 #include "core/threads.h"
+#include "launch/bench_common.h"
 #include "launch/cli.h"
 #include "models/moe/moe_builder.h"
 
@@ -236,14 +237,9 @@ int run_bench_moe_layer(const std::vector<std::string>& args) {
       "emulate nodes of G consecutive ranks (0 = detect)")(
       "hierarchical", po::bool_switch(&parsed.hierarchical), "hierarchical all-to-all")(
       "json", po::value(&parsed.json), "also write the results to this JSON file");
-  po::variables_map vm;
-  const std::vector<std::string> rest(args.begin() + 2, args.end());
-  po::store(po::command_line_parser(rest).options(options).run(), vm);
-  po::notify(vm);
-  if (parsed.help) {
-    std::cout << "usage: [mpirun -np N] switchyard bench moe-layer [options]\n\n"
-              << "Forward+backward of one MoE layer vs the dense GEMM chains of the same FLOPs.\n\n"
-              << options;
+  if (!parse_bench_args(
+          args, options, parsed.help, "[mpirun -np N] switchyard bench moe-layer [options]",
+          "Forward+backward of one MoE layer vs the dense GEMM chains of the same FLOPs.")) {
     return kExitOk;
   }
   if (parsed.tokens < 1 || parsed.iters < 1 || parsed.warmup < 0 || parsed.top_k < 1 ||

@@ -9,14 +9,11 @@
 #include "comm/communicator.h"
 #include "comm/process_groups.h"
 #include "models/moe/moe_layer.h"
+#include "tests/testing/mpi_world.h"
 
 namespace switchyard::models::testing {
 
-inline int world_size() {
-  int size = 1;
-  MPI_Comm_size(MPI_COMM_WORLD, &size);
-  return size;
-}
+using switchyard::testing::world_size;
 
 // Sums gradients like the trainer does before its 1/W scale: dense (router) parameters over the
 // world, expert parameters over the expert-data group (ranks holding the same experts).

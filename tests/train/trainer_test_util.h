@@ -14,21 +14,13 @@
 #include "comm/mpi/mpi_communicator.h"
 #include "comm/process_groups.h"
 #include "comm/topology.h"
+#include "tests/testing/mpi_world.h"
 #include "train/corpus.h"
 
 namespace switchyard::train::testing {
 
-inline int world_rank() {
-  int r = 0;
-  MPI_Comm_rank(MPI_COMM_WORLD, &r);
-  return r;
-}
-
-inline int world_size() {
-  int s = 0;
-  MPI_Comm_size(MPI_COMM_WORLD, &s);
-  return s;
-}
+using switchyard::testing::world_rank;
+using switchyard::testing::world_size;
 
 // 4000 byte tokens, 80% a period-17 pattern, 20% noise; 3600 train, 400 val.
 inline Corpus synthetic_corpus() {
