@@ -50,9 +50,20 @@ at::Tensor CausalSelfAttentionImpl::forward(const at::Tensor& x) {
   SY_CHECK_LE(s, options_.max_seq_length);
   const at::Tensor fused_qkv = qkv_(x);  // [B, S, 3H]
   const bool dropout_active = is_training() && options_.dropout > 0.0;
-  if (options_.fused && !options_.rotary && !dropout_active && fused_qkv.device().is_cpu() &&
+  if (options_.fused && !dropout_active && fused_qkv.device().is_cpu() &&
       (fused_qkv.scalar_type() == at::kFloat || fused_qkv.scalar_type() == at::kDouble)) {
-    return resid_dropout_(out_(causal_attention(fused_qkv, nh)));  // [B, S, H]
+    at::Tensor packed = fused_qkv;  // [B, S, 3H]
+    if (options_.rotary) {
+      // Rotate q and k in the [B, S, nh, D] layout (angles [S, 1, D/2] broadcast over heads) and
+      // repack: [B, S, 3H].
+      const std::vector<at::Tensor> parts = fused_qkv.split(h, -1);
+      const at::Tensor cos = rope_cos_.slice(0, 0, s).unsqueeze(1);  // [S, 1, D/2]
+      const at::Tensor sin = rope_sin_.slice(0, 0, s).unsqueeze(1);
+      const at::Tensor q = apply_rotary(parts[0].view({b, s, nh, d}), cos, sin).view({b, s, h});
+      const at::Tensor k = apply_rotary(parts[1].view({b, s, nh, d}), cos, sin).view({b, s, h});
+      packed = at::cat({q, k, parts[2]}, -1);  // [B, S, 3H]
+    }
+    return resid_dropout_(out_(causal_attention(packed, nh)));  // [B, S, H]
   }
   // [B, S, 3H] -> 3 x [B, S, nh, D] -> [B, nh, S, D]
   const std::vector<at::Tensor> qkv = fused_qkv.split(h, -1);

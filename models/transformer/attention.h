@@ -17,8 +17,9 @@ struct AttentionOptions {
   int64_t max_seq_length = 64;
   bool rotary = false;
   double dropout = 0.0;
-  // Use the fused CPU kernel (causal_attention.h) when it applies: CPU, float32/64, no rotary
-  // embeddings, no attention dropout in this forward. false = always the composed ATen version.
+  // Use the fused CPU kernel (causal_attention.h) when it applies: CPU, float32/64, no attention
+  // dropout in this forward (rotary embeddings are applied to q and k first). false = always the
+  // composed ATen version.
   bool fused = true;
 };
 
@@ -43,7 +44,7 @@ class CausalSelfAttentionImpl : public torch::nn::Module {
 TORCH_MODULE(CausalSelfAttention);
 
 // Rotates pairs (x[2i], x[2i+1]) of the last dim by position-dependent angles.
-// x: [B, nh, S, D]; cos, sin: [S, D/2].
+// x: [B, nh, S, D] with cos, sin: [S, D/2], or [B, S, nh, D] with cos, sin: [S, 1, D/2].
 at::Tensor apply_rotary(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin);
 
 }  // namespace switchyard::models

@@ -78,19 +78,25 @@ INSTANTIATE_TEST_SUITE_P(LearnedAndRotary, Causality, ::testing::Bool());
 
 // The fused attention kernel (causal_attention.h) against the composed ATen version: same
 // weights, same input, outputs and every gradient (input, QKV and output projections), in float64
-// (tight) and float32, with a sequence shorter than the maximum, and heads of odd size.
+// (tight) and float32, with a sequence shorter than the maximum, heads of odd size, and rotary
+// position embeddings.
 class FusedAttention : public ::testing::TestWithParam<at::ScalarType> {};
 
 TEST_P(FusedAttention, MatchesTheComposedVersionInValuesAndGradients) {
   const at::ScalarType dtype = GetParam();
   const double tolerance = dtype == at::kDouble ? 1e-12 : 1e-5;
-  for (const auto& [hidden, heads, seq] :
-       {std::tuple<int64_t, int64_t, int64_t>{16, 2, 12}, {15, 5, 7}, {32, 4, 1}}) {
-    SCOPED_TRACE(::testing::Message() << hidden << " " << heads << " " << seq);
+  for (const auto& [hidden, heads, seq, rotary] :
+       {std::tuple<int64_t, int64_t, int64_t, bool>{16, 2, 12, false},
+        {15, 5, 7, false},
+        {32, 4, 1, false},
+        {16, 2, 12, true},
+        {24, 3, 9, true}}) {
+    SCOPED_TRACE(::testing::Message() << hidden << " " << heads << " " << seq << " " << rotary);
     AttentionOptions o;
     o.hidden_size = hidden;
     o.num_heads = heads;
     o.max_seq_length = 12;
+    o.rotary = rotary;
     at::manual_seed(3);
     CausalSelfAttention fused(o);
     o.fused = false;
