@@ -29,14 +29,8 @@ at::Tensor HierarchicalAllToAll::exchange(const at::Tensor& input, const AllToAl
   auto cnt = [&layout](int s, int d) { return layout.count(s, d); };
   const int64_t bytes = row_bytes(input);
 
-  // Reorder [dst node n][dst local g] -> [dst local g][dst node n].
-  const std::vector<int64_t> in_off = exclusive_prefix_sum(layout.send_counts());
-  std::vector<RowBlock> blocks;
-  for (int g = 0; g < G; ++g) {
-    for (int n = 0; n < N; ++n) blocks.push_back({in_off[rank_of(n, g)], cnt(r, rank_of(n, g))});
-  }
-  const at::Tensor by_local =
-      (N == 1 || G == 1) ? input : gather_row_blocks(input, blocks);  // [total_send, ...]
+  // Reorder [dst node n][dst local g] -> [dst local g][dst node n]; [total_send, ...].
+  const at::Tensor by_local = transpose_row_blocks(input, layout.send_counts(), N, G);
 
   // Phase 1: intra-node.
   std::vector<int64_t> send1(G, 0);
@@ -57,12 +51,7 @@ at::Tensor HierarchicalAllToAll::exchange(const at::Tensor& input, const AllToAl
   for (int g = 0; g < G; ++g) {
     for (int n = 0; n < N; ++n) sizes1.push_back(cnt(rank_of(n_r, g), rank_of(n, l)));
   }
-  const std::vector<int64_t> off1 = exclusive_prefix_sum(sizes1);
-  blocks.clear();
-  for (int n = 0; n < N; ++n) {
-    for (int g = 0; g < G; ++g) blocks.push_back({off1[g * N + n], sizes1[g * N + n]});
-  }
-  const at::Tensor by_node = (N == 1 || G == 1) ? phase1 : gather_row_blocks(phase1, blocks);
+  const at::Tensor by_node = transpose_row_blocks(phase1, sizes1, G, N);
 
   // Phase 2: inter-node among the ranks with local index l.
   std::vector<int64_t> send2(N, 0);

@@ -48,12 +48,7 @@ at::Tensor InterFirstAllToAll::exchange(const at::Tensor& input, const AllToAllL
   for (int n = 0; n < N; ++n) {
     for (int g = 0; g < G; ++g) sizes1.push_back(cnt(rank_of(n, l), rank_of(n_r, g)));
   }
-  const std::vector<int64_t> off1 = exclusive_prefix_sum(sizes1);
-  std::vector<RowBlock> blocks;
-  for (int g = 0; g < G; ++g) {
-    for (int n = 0; n < N; ++n) blocks.push_back({off1[n * G + g], sizes1[n * G + g]});
-  }
-  const at::Tensor by_local = (N == 1 || G == 1) ? phase1 : gather_row_blocks(phase1, blocks);
+  const at::Tensor by_local = transpose_row_blocks(phase1, sizes1, N, G);
 
   // Phase 2: intra-node.
   std::vector<int64_t> send2(G, 0);
@@ -75,12 +70,7 @@ at::Tensor InterFirstAllToAll::exchange(const at::Tensor& input, const AllToAllL
   for (int g = 0; g < G; ++g) {
     for (int n = 0; n < N; ++n) sizes2.push_back(cnt(rank_of(n, g), r));
   }
-  const std::vector<int64_t> off2 = exclusive_prefix_sum(sizes2);
-  blocks.clear();
-  for (int n = 0; n < N; ++n) {
-    for (int g = 0; g < G; ++g) blocks.push_back({off2[g * N + n], sizes2[g * N + n]});
-  }
-  at::Tensor out = (N == 1 || G == 1) ? phase2 : gather_row_blocks(phase2, blocks);
+  at::Tensor out = transpose_row_blocks(phase2, sizes2, G, N);
   return out.is_same(input) ? out.clone() : out;
 }
 

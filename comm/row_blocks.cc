@@ -46,4 +46,23 @@ at::Tensor gather_row_blocks(const at::Tensor& src, const std::vector<RowBlock>&
   return out;
 }
 
+at::Tensor transpose_row_blocks(const at::Tensor& src,
+                                const std::vector<int64_t>& sizes,
+                                int outer,
+                                int inner) {
+  SY_CHECK_EQ(static_cast<int64_t>(sizes.size()), static_cast<int64_t>(outer) * inner)
+      << "one size per block";
+  if (outer == 1 || inner == 1) return src;
+  const std::vector<int64_t> offsets = exclusive_prefix_sum(sizes);
+  std::vector<RowBlock> blocks;
+  blocks.reserve(sizes.size());
+  for (int i = 0; i < inner; ++i) {
+    for (int o = 0; o < outer; ++o) {
+      const size_t k = static_cast<size_t>(o) * inner + i;
+      blocks.push_back({offsets[k], sizes[k]});
+    }
+  }
+  return gather_row_blocks(src, blocks);
+}
+
 }  // namespace switchyard::comm

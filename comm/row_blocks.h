@@ -24,4 +24,12 @@ std::vector<int64_t> exclusive_prefix_sum(const std::vector<int64_t>& counts);
 // the given order (memcpy per block on CPU, at::cat of views on a device).
 at::Tensor gather_row_blocks(const at::Tensor& src, const std::vector<RowBlock>& blocks);
 
+// The reorder between the phases of a two-level exchange: `src` ([sum(sizes), ...], contiguous)
+// holds outer x inner blocks in [o][i] order, block (o, i) having sizes[o * inner + i] rows;
+// returns them in [i][o] order. Returns `src` itself when outer or inner is 1 (nothing moves).
+at::Tensor transpose_row_blocks(const at::Tensor& src,
+                                const std::vector<int64_t>& sizes,
+                                int outer,
+                                int inner);
+
 }  // namespace switchyard::comm

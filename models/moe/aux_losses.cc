@@ -5,27 +5,10 @@
 #include <ATen/ATen.h>
 
 #include "core/check.h"
+#include "models/moe/routing_groups.h"
 
 namespace switchyard::models {
 namespace {
-
-std::vector<int64_t> resolve_groups(int64_t num_tokens, const std::vector<int64_t>& group_sizes) {
-  if (group_sizes.empty()) return {num_tokens};
-  const int64_t total = std::accumulate(group_sizes.begin(), group_sizes.end(), int64_t{0});
-  SY_CHECK_EQ(total, num_tokens) << "group sizes must add up to the number of tokens";
-  return group_sizes;
-}
-
-// Mean over the non-empty groups of per_group [G]; 0 (still in the graph) when all are empty.
-at::Tensor mean_over_nonempty(const at::Tensor& per_group, const std::vector<int64_t>& sizes) {
-  std::vector<int64_t> nonempty;
-  for (size_t g = 0; g < sizes.size(); ++g) {
-    if (sizes[g] > 0) nonempty.push_back(static_cast<int64_t>(g));
-  }
-  if (nonempty.empty()) return per_group.sum() * 0.0;
-  at::Tensor idx = at::tensor(nonempty, at::kLong);
-  return per_group.index_select(0, idx).mean();
-}
 
 // float32 for the router math; float64 stays float64 (finite-difference tests).
 at::Tensor to_router_float(const at::Tensor& t) {
@@ -35,7 +18,7 @@ at::Tensor to_router_float(const at::Tensor& t) {
 }  // namespace
 
 at::Tensor group_index(int64_t num_tokens, const std::vector<int64_t>& group_sizes) {
-  const std::vector<int64_t> sizes = resolve_groups(num_tokens, group_sizes);
+  const std::vector<int64_t> sizes = resolve_routing_groups(num_tokens, group_sizes);
   at::Tensor repeats = at::tensor(sizes, at::kLong);
   // [T]: group of each token.
   return at::repeat_interleave(at::arange(static_cast<int64_t>(sizes.size()), at::kLong), repeats,
@@ -57,7 +40,7 @@ at::Tensor load_balancing_loss(const at::Tensor& scores,
   SY_CHECK_GT(k, 0);
   const int64_t num_tokens = scores.size(0);
   const int64_t num_experts = scores.size(1);
-  const std::vector<int64_t> sizes = resolve_groups(num_tokens, group_sizes);
+  const std::vector<int64_t> sizes = resolve_routing_groups(num_tokens, group_sizes);
   const auto num_groups = static_cast<int64_t>(sizes.size());
   at::Tensor gid = group_index(num_tokens, sizes);  // [T]
 
@@ -79,7 +62,7 @@ at::Tensor load_balancing_loss(const at::Tensor& scores,
   // [G]: E / (k T_g^2) * sum_i P_sum[g, i] * count[g, i]
   at::Tensor per_group =
       (p_sum * counts).sum(1) * static_cast<double>(num_experts) / (t * t * static_cast<double>(k));
-  return mean_over_nonempty(per_group, sizes);
+  return mean_over_nonempty_groups(per_group, sizes);
 }
 
 at::Tensor sequence_load_balancing_loss(const at::Tensor& scores,
@@ -92,13 +75,13 @@ at::Tensor sequence_load_balancing_loss(const at::Tensor& scores,
 at::Tensor z_loss(const at::Tensor& logits, const std::vector<int64_t>& group_sizes) {
   SY_CHECK_EQ(logits.dim(), 2) << "logits must be [T, E]";
   const int64_t num_tokens = logits.size(0);
-  const std::vector<int64_t> sizes = resolve_groups(num_tokens, group_sizes);
+  const std::vector<int64_t> sizes = resolve_routing_groups(num_tokens, group_sizes);
   const auto num_groups = static_cast<int64_t>(sizes.size());
   at::Tensor lse = at::logsumexp(to_router_float(logits), {1});  // [T]
   at::Tensor sq_sum = at::zeros({num_groups}, lse.options())
                           .index_add(0, group_index(num_tokens, sizes), lse * lse);  // [G]
   at::Tensor t = at::tensor(sizes, at::kLong).to(lse.scalar_type()).clamp_min(1.0);  // [G]
-  return mean_over_nonempty(sq_sum / t, sizes);
+  return mean_over_nonempty_groups(sq_sum / t, sizes);
 }
 
 }  // namespace switchyard::models

@@ -6,28 +6,9 @@
 
 #include "core/check.h"
 #include "models/moe/aux_losses.h"
+#include "models/moe/routing_groups.h"
 
 namespace switchyard::models {
-namespace {
-
-std::vector<int64_t> resolve(int64_t num_tokens, const std::vector<int64_t>& group_sizes) {
-  if (group_sizes.empty()) return {num_tokens};
-  SY_CHECK_EQ(std::accumulate(group_sizes.begin(), group_sizes.end(), int64_t{0}), num_tokens)
-      << "group sizes must add up to the number of tokens";
-  return group_sizes;
-}
-
-// Mean over the non-empty groups of per_group [G]; 0 (still in the graph) when all are empty.
-at::Tensor mean_nonempty(const at::Tensor& per_group, const std::vector<int64_t>& sizes) {
-  std::vector<int64_t> nonempty;
-  for (size_t g = 0; g < sizes.size(); ++g) {
-    if (sizes[g] > 0) nonempty.push_back(static_cast<int64_t>(g));
-  }
-  if (nonempty.empty()) return per_group.sum() * 0.0;
-  return per_group.index_select(0, at::tensor(nonempty, at::kLong)).mean();
-}
-
-}  // namespace
 
 at::Tensor stablemoe_balance_loss(const at::Tensor& scores,
                                   const at::Tensor& assignment,
@@ -37,7 +18,7 @@ at::Tensor stablemoe_balance_loss(const at::Tensor& scores,
   SY_CHECK_EQ(assignment.numel(), scores.size(0)) << "assignment must be [T]";
   const int64_t num_tokens = scores.size(0);
   const int64_t num_experts = scores.size(1);
-  const std::vector<int64_t> sizes = resolve(num_tokens, group_sizes);
+  const std::vector<int64_t> sizes = resolve_routing_groups(num_tokens, group_sizes);
   const auto num_groups = static_cast<int64_t>(sizes.size());
   at::Tensor a = assignment.reshape({num_tokens, 1}).to(at::kLong);  // [T, 1]
   at::Tensor s = scores.scalar_type() == at::kDouble ? scores : scores.to(at::kFloat);
@@ -55,7 +36,7 @@ at::Tensor stablemoe_balance_loss(const at::Tensor& scores,
   at::Tensor nbar = (t / static_cast<double>(num_experts)).unsqueeze(1);           // [G, 1]
   at::Tensor per_group = (((counts - nbar) / nbar) * sig_sum).sum(1);              // [G]
   if (normalize_by_tokens) per_group = per_group / t;
-  return mean_nonempty(per_group, sizes);
+  return mean_over_nonempty_groups(per_group, sizes);
 }
 
 at::Tensor stablemoe_distill_loss(const at::Tensor& distilled_logits,
@@ -64,7 +45,7 @@ at::Tensor stablemoe_distill_loss(const at::Tensor& distilled_logits,
   SY_CHECK_EQ(distilled_logits.dim(), 2) << "distilled logits must be [T, E]";
   const int64_t num_tokens = distilled_logits.size(0);
   SY_CHECK_EQ(assignment.numel(), num_tokens) << "assignment must be [T]";
-  const std::vector<int64_t> sizes = resolve(num_tokens, group_sizes);
+  const std::vector<int64_t> sizes = resolve_routing_groups(num_tokens, group_sizes);
   const auto num_groups = static_cast<int64_t>(sizes.size());
   at::Tensor z = distilled_logits.scalar_type() == at::kDouble ? distilled_logits
                                                                : distilled_logits.to(at::kFloat);
@@ -75,7 +56,7 @@ at::Tensor stablemoe_distill_loss(const at::Tensor& distilled_logits,
   at::Tensor sum =
       at::zeros({num_groups}, z.options()).index_add(0, group_index(num_tokens, sizes), ce);  // [G]
   at::Tensor t = at::tensor(sizes, at::kLong).to(z.scalar_type()).clamp_min(1.0);
-  return mean_nonempty(sum / t, sizes);
+  return mean_over_nonempty_groups(sum / t, sizes);
 }
 
 }  // namespace switchyard::models

@@ -4,6 +4,8 @@
 
 #include <cmath>
 #include <limits>
+#include <type_traits>
+#include <vector>
 
 #include <ATen/ATen.h>
 #include <ATen/Dispatch.h>
@@ -15,41 +17,32 @@
 namespace switchyard::models {
 namespace {
 
-// Row-major C = alpha * op(A) op(B) + beta * C (BLAS; float and double).
+// Row-major C = alpha * op(A) op(B) + beta * C (BLAS sgemm / dgemm).
+template <typename T>
 void gemm(bool ta,
           bool tb,
           int64_t m,
           int64_t n,
           int64_t k,
-          float alpha,
-          const float* a,
+          T alpha,
+          const T* a,
           int64_t lda,
-          const float* b,
+          const T* b,
           int64_t ldb,
-          float beta,
-          float* c,
+          T beta,
+          T* c,
           int64_t ldc) {
-  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
-              static_cast<int>(m), static_cast<int>(n), static_cast<int>(k), alpha, a,
-              static_cast<int>(lda), b, static_cast<int>(ldb), beta, c, static_cast<int>(ldc));
-}
-
-void gemm(bool ta,
-          bool tb,
-          int64_t m,
-          int64_t n,
-          int64_t k,
-          double alpha,
-          const double* a,
-          int64_t lda,
-          const double* b,
-          int64_t ldb,
-          double beta,
-          double* c,
-          int64_t ldc) {
-  cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
-              static_cast<int>(m), static_cast<int>(n), static_cast<int>(k), alpha, a,
-              static_cast<int>(lda), b, static_cast<int>(ldb), beta, c, static_cast<int>(ldc));
+  const CBLAS_TRANSPOSE op_a = ta ? CblasTrans : CblasNoTrans;
+  const CBLAS_TRANSPOSE op_b = tb ? CblasTrans : CblasNoTrans;
+  const auto i = [](int64_t v) { return static_cast<int>(v); };
+  if constexpr (std::is_same_v<T, float>) {
+    cblas_sgemm(CblasRowMajor, op_a, op_b, i(m), i(n), i(k), alpha, a, i(lda), b, i(ldb), beta, c,
+                i(ldc));
+  } else {
+    static_assert(std::is_same_v<T, double>, "gemm: float or double");
+    cblas_dgemm(CblasRowMajor, op_a, op_b, i(m), i(n), i(k), alpha, a, i(lda), b, i(ldb), beta, c,
+                i(ldc));
+  }
 }
 
 struct Shape {
