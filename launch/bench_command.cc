@@ -23,7 +23,7 @@
 #include <nlohmann/json.hpp>
 
 #include "comm/all_to_all.h"
-#include "comm/make_all_to_all.h"
+#include "comm/a2a/make_all_to_all.h"
 #include "comm/mpi/mpi_communicator.h"
 #include "comm/process_groups.h"
 #include "comm/topology.h"

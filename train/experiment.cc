@@ -6,7 +6,7 @@
 
 #include <ATen/ATen.h>
 
-#include "comm/make_all_to_all.h"
+#include "comm/a2a/make_all_to_all.h"
 #include "comm/make_communicator.h"
 #include "core/errors.h"
 #include "models/moe/moe_builder.h"

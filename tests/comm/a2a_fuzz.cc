@@ -5,7 +5,7 @@
 
 #include <gtest/gtest.h>
 
-#include "comm/make_all_to_all.h"
+#include "comm/a2a/make_all_to_all.h"
 #include "tests/comm/a2a_test_util.h"
 
 namespace switchyard::comm::testing {

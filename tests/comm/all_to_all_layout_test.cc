@@ -6,7 +6,7 @@
 
 #include "comm/comm_error.h"
 #include "comm/reusable_buffer.h"
-#include "comm/row_blocks.h"
+#include "comm/a2a/row_blocks.h"
 #include "comm/topology.h"
 #include "comm/traffic.h"
 #include "core/errors.h"

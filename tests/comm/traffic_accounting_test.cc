@@ -7,7 +7,7 @@
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
-#include "comm/make_all_to_all.h"
+#include "comm/a2a/make_all_to_all.h"
 #include "comm/topology.h"
 #include "tests/comm/a2a_test_util.h"
 

@@ -11,7 +11,7 @@
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
-#include "comm/make_all_to_all.h"
+#include "comm/a2a/make_all_to_all.h"
 #include "comm/mpi/mpi_communicator.h"
 #include "comm/process_groups.h"
 #include "comm/topology.h"

@@ -1,4 +1,4 @@
-// File: comm/leader_all_to_all.h
+// File: comm/a2a/leader_all_to_all.h
 //
 // LeaderAllToAll: gather to one leader per node (local index 0), inter-node all-to-all among the
 // N leaders, scatter back (ColossalAI HierarchicalAllToAll, ALGORITHMS.md §8.3), with variable
@@ -21,7 +21,7 @@
 #include <memory>
 
 #include "comm/communicator.h"
-#include "comm/two_level_all_to_all.h"
+#include "comm/a2a/two_level_all_to_all.h"
 
 namespace switchyard::comm {
 

@@ -1,4 +1,4 @@
-#include "comm/layout_check.h"
+#include "comm/a2a/layout_check.h"
 
 #include <ATen/ATen.h>
 

@@ -1,4 +1,4 @@
-// File: comm/make_all_to_all.h
+// File: comm/a2a/make_all_to_all.h
 //
 // The all-to-all strategy factory: algorithm enum + process groups -> AllToAll.
 #pragma once

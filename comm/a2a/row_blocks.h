@@ -1,4 +1,4 @@
-// File: comm/row_blocks.h (internal to comm/)
+// File: comm/a2a/row_blocks.h (internal to comm/)
 //
 // Offset-table-driven row-block copies: the "stride copies" of the hierarchical and leader
 // all-to-all generalized to variable block sizes (ALGORITHMS.md §8.4).

@@ -1,11 +1,11 @@
-#include "comm/make_all_to_all.h"
+#include "comm/a2a/make_all_to_all.h"
 
 #include <string>
 
-#include "comm/flat_all_to_all.h"
-#include "comm/hierarchical_all_to_all.h"
-#include "comm/inter_first_all_to_all.h"
-#include "comm/leader_all_to_all.h"
+#include "comm/a2a/flat_all_to_all.h"
+#include "comm/a2a/hierarchical_all_to_all.h"
+#include "comm/a2a/inter_first_all_to_all.h"
+#include "comm/a2a/leader_all_to_all.h"
 #include "core/errors.h"
 
 namespace switchyard::comm {

@@ -1,6 +1,6 @@
-#include "comm/two_level_all_to_all.h"
+#include "comm/a2a/two_level_all_to_all.h"
 
-#include "comm/layout_check.h"
+#include "comm/a2a/layout_check.h"
 
 namespace switchyard::comm {
 

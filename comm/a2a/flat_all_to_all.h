@@ -1,4 +1,4 @@
-// File: comm/flat_all_to_all.h
+// File: comm/a2a/flat_all_to_all.h
 //
 // FlatAllToAll: one variable all-to-all over the expert-parallel group (point-to-point
 // MPI_Isend/MPI_Irecv with the MPI backend, grouped ncclSend/ncclRecv with NCCL). The output

@@ -1,4 +1,4 @@
-// File: comm/layout_check.h (internal to comm/)
+// File: comm/a2a/layout_check.h (internal to comm/)
 //
 // verify_layout: the pre-payload agreement check of the all-to-all strategies. Collective over
 // `group`: one all-gather of every rank's [status, row bytes, fingerprint, send counts, recv

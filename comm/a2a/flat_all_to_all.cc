@@ -1,9 +1,9 @@
-#include "comm/flat_all_to_all.h"
+#include "comm/a2a/flat_all_to_all.h"
 
 #include <ATen/ATen.h>
 
-#include "comm/exchange_rows.h"
-#include "comm/layout_check.h"
+#include "comm/a2a/exchange_rows.h"
+#include "comm/a2a/layout_check.h"
 #include "core/check.h"
 
 namespace switchyard::comm {

@@ -1,4 +1,4 @@
-// File: comm/inter_first_all_to_all.h
+// File: comm/a2a/inter_first_all_to_all.h
 //
 // InterFirstAllToAll: the two-level all-to-all with the inter-node phase first, the order of
 // SMILE's bi-level dispatch (He et al., "SMILE: Scaling Mixture-of-Experts with Efficient
@@ -25,7 +25,7 @@
 
 #include "comm/communicator.h"
 #include "comm/reusable_buffer.h"
-#include "comm/two_level_all_to_all.h"
+#include "comm/a2a/two_level_all_to_all.h"
 
 namespace switchyard::comm {
 

@@ -1,4 +1,4 @@
-#include "comm/exchange_rows.h"
+#include "comm/a2a/exchange_rows.h"
 
 #include <ATen/ATen.h>
 

@@ -1,11 +1,11 @@
-#include "comm/leader_all_to_all.h"
+#include "comm/a2a/leader_all_to_all.h"
 
 #include <ATen/ATen.h>
 
 #include "comm/comm_error.h"
-#include "comm/exchange_rows.h"
-#include "comm/layout_check.h"
-#include "comm/row_blocks.h"
+#include "comm/a2a/exchange_rows.h"
+#include "comm/a2a/layout_check.h"
+#include "comm/a2a/row_blocks.h"
 #include "core/check.h"
 
 namespace switchyard::comm {

@@ -1,4 +1,4 @@
-// File: comm/two_level_all_to_all.h
+// File: comm/a2a/two_level_all_to_all.h
 //
 // TwoLevelAllToAll: the common base of the strategies that exchange in two levels over a
 // node-contiguous expert-parallel group (hierarchical, leader, inter-first). EP rank

@@ -1,4 +1,4 @@
-// File: comm/hierarchical_all_to_all.h
+// File: comm/a2a/hierarchical_all_to_all.h
 //
 // HierarchicalAllToAll: Tutel's 2DH all-to-all (intra-node first) generalized to variable counts
 // (ALGORITHMS.md §8.1, §8.4). EP rank r = n*G + l (node n of N, local index l of G); cnt[s][d]
@@ -24,7 +24,7 @@
 
 #include "comm/communicator.h"
 #include "comm/reusable_buffer.h"
-#include "comm/two_level_all_to_all.h"
+#include "comm/a2a/two_level_all_to_all.h"
 
 namespace switchyard::comm {
 

@@ -1,4 +1,4 @@
-#include "comm/row_blocks.h"
+#include "comm/a2a/row_blocks.h"
 
 #include <ATen/ATen.h>
 

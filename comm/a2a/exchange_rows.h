@@ -1,4 +1,4 @@
-// File: comm/exchange_rows.h (internal to comm/)
+// File: comm/a2a/exchange_rows.h (internal to comm/)
 //
 // One all-to-all phase of a strategy: allocates the output and runs the communicator's variable
 // all-to-all synchronously. A 1-rank group is a local copy-free shortcut (the result may alias
