@@ -45,6 +45,14 @@ AllToAllLayout AllToAllLayout::from_count_matrix(int rank,
   return layout;
 }
 
+AllToAllLayout AllToAllLayout::from_agreed_count_matrix(int rank,
+                                                        int size,
+                                                        std::vector<int64_t> count_matrix) {
+  AllToAllLayout layout = from_count_matrix(rank, size, std::move(count_matrix));
+  layout.agreed_ = true;
+  return layout;
+}
+
 AllToAllLayout AllToAllLayout::from_counts(int rank,
                                            std::vector<int64_t> send_counts,
                                            std::vector<int64_t> recv_counts) {
@@ -74,10 +82,8 @@ AllToAllLayout AllToAllLayout::exchange_counts(Communicator& group,
   group.all_gather(all, mine, options)->wait();  // host sync
   all = all.cpu();                               // src-major count matrix
   const int64_t* data = all.data_ptr<int64_t>();
-  AllToAllLayout layout =
-      from_count_matrix(group.rank(), size, std::vector<int64_t>(data, data + all.numel()));
-  layout.agreed_ = true;
-  return layout;
+  return from_agreed_count_matrix(group.rank(), size,
+                                  std::vector<int64_t>(data, data + all.numel()));
 }
 
 int64_t AllToAllLayout::count(int src, int dst) const {

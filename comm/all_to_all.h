@@ -7,14 +7,14 @@
 // destination ([sum_dst count(me, dst), H...]); its output is grouped by source
 // ([sum_src count(src, me), H...]), exactly like MPI_Alltoallv.
 //
-// Typical use (models/):
+// Typical use (models/; the MoE layer gets its layout from comm/a2a/expert_layout.h):
 //   AllToAllLayout layout = AllToAllLayout::exchange_counts(*groups.expert, send_counts);  // sync
 //   at::Tensor routed = all_to_all_autograd(a2a, tokens /* [sum(send), H] */, layout);
 //   ... experts ...
 //   at::Tensor back = all_to_all_autograd(a2a, expert_out, layout.transposed());  // combine
 //
 // Agreement. All ranks must pass layouts that describe the same exchange. A layout from
-// exchange_counts() is agreed by construction (every rank holds the same all-gathered matrix).
+// exchange_counts() or from_agreed_count_matrix() is agreed by construction (every rank holds the same all-gathered matrix).
 // Layouts built locally (from_count_matrix, from_counts) are verified by the strategy before any
 // payload moves: one small all-gather of every rank's counts; on disagreement every rank throws
 // CommError naming the ranks and counts that disagree (no hang, no garbage).
@@ -51,6 +51,13 @@ class AllToAllLayout {
   // Local: `count_matrix` is [size * size] row-major, count_matrix[src * size + dst]. Every rank
   // must pass the same matrix (verified before the payload exchange).
   static AllToAllLayout from_count_matrix(int rank, int size, std::vector<int64_t> count_matrix);
+
+  // Local, from a matrix that every rank holds identically by construction (it came from one
+  // all-gather, as in exchange_counts() and comm/a2a/expert_layout.h): agreed(), so the
+  // strategies skip their verification all-gather. Anything else must use from_count_matrix().
+  static AllToAllLayout from_agreed_count_matrix(int rank,
+                                                 int size,
+                                                 std::vector<int64_t> count_matrix);
 
   // Local, without the full matrix: only this rank's send and receive counts. Accepted by the
   // flat strategy only (the others need the matrix). Verified before the payload exchange.

@@ -9,7 +9,8 @@ namespace switchyard::comm {
 
 ProcessGroups build_process_groups(const std::shared_ptr<Communicator>& world,
                                    const Topology& topology,
-                                   int expert_parallel_size) {
+                                   int expert_parallel_size,
+                                   std::shared_ptr<Communicator> host_world) {
   SY_CHECK(world != nullptr) << "world communicator is null";
   const int world_size = world->size();
   const int world_rank = world->rank();
@@ -65,6 +66,18 @@ ProcessGroups build_process_groups(const std::shared_ptr<Communicator>& world,
   const int color_inter = ep_index * world_size + local_in_ep;
   g.expert_intra_node = world->split(color_intra, world_rank, "expert_intra_node");
   g.expert_inter_node = world->split(color_inter, world_rank, "expert_inter_node");
+
+  if (host_world == nullptr || host_world == world) {
+    SY_CHECK(world->backend_name() == "mpi")
+        << "a " << world->backend_name() << " world needs an MPI host communicator beside it";
+    g.host_world = world;
+    g.host_expert = g.expert;
+  } else {
+    SY_CHECK(host_world->size() == world_size && host_world->rank() == world_rank)
+        << "the host communicator must span the world in the same rank order";
+    g.host_world = host_world;
+    g.host_expert = host_world->split(ep_index, ep_rank, "expert");
+  }
   return g;
 }
 

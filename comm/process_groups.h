@@ -13,6 +13,9 @@
 //   expert_intra_node / expert_inter_node: the same two restricted to the EP group; used by the
 //                     hierarchical and leader all-to-all. Their sizes are G_ep and N_ep with
 //                     P = N_ep * G_ep when the EP group is node-contiguous.
+//   host_world, host_expert: the world and the EP group for the small host-value collectives
+//                     (comm/host_collectives.h). The same communicators as world / expert when
+//                     those accept CPU tensors (MPI); MPI twins of them beside a device backend.
 //
 // Building is collective over `world` (a fixed sequence of split() calls). Communicators are
 // shared: copies of ProcessGroups share them.
@@ -38,6 +41,8 @@ struct ProcessGroups {
   std::shared_ptr<Communicator> inter_node;
   std::shared_ptr<Communicator> expert_intra_node;
   std::shared_ptr<Communicator> expert_inter_node;
+  std::shared_ptr<Communicator> host_world;
+  std::shared_ptr<Communicator> host_expert;
 
   std::vector<int> expert_world_ranks;  // [P] world rank of every EP rank of this group
   std::vector<int> expert_node_of;      // [P] node index of every EP rank of this group
@@ -49,10 +54,13 @@ struct ProcessGroups {
   int expert_num_nodes = 1;       // N_ep (valid when expert_is_node_contiguous)
 };
 
-// Collective over `world`. expert_parallel_size must divide world->size() (ConfigError
-// "parallel.expert_parallel_size" otherwise). `topology` must describe `world`.
+// Collective over `world` (and `host_world`). expert_parallel_size must divide world->size()
+// (ConfigError "parallel.expert_parallel_size" otherwise). `topology` must describe `world`.
+// host_world: a CPU-capable communicator over the same ranks in the same order; null = `world`
+// itself, which must then be an MPI communicator.
 ProcessGroups build_process_groups(const std::shared_ptr<Communicator>& world,
                                    const Topology& topology,
-                                   int expert_parallel_size);
+                                   int expert_parallel_size,
+                                   std::shared_ptr<Communicator> host_world = nullptr);
 
 }  // namespace switchyard::comm

@@ -47,7 +47,7 @@ double median_of_max(std::vector<double> times, MPI_Comm comm) {
 }
 
 int run(const AllReduceArgs& args) {
-  MpiSession session;
+  MpiSession session(MpiSession::ThreadLevel::kSerialized);
   auto world = bench_world_communicator();
   MPI_Comm raw = world->mpi_comm();
   if (world->rank() == 0) {

@@ -31,6 +31,7 @@
 #include "launch/bench_common.h"
 #include "launch/bench_moe_command.h"
 #include "launch/cli.h"
+#include "launch/mpi_session.h"
 
 namespace switchyard::launch {
 namespace {
@@ -55,26 +56,6 @@ struct Result {
   double algbw_gbps = 0;  // GB/s (1e9 bytes)
   double ratio_to_raw = 0;
   comm::TrafficCounters traffic;  // one exchange, summed over all ranks
-};
-
-// Owns MPI initialization when the command started it.
-class MpiSession {
- public:
-  MpiSession() {
-    int initialized = 0;
-    MPI_Initialized(&initialized);
-    if (!initialized) {
-      int provided = 0;
-      MPI_Init_thread(nullptr, nullptr, MPI_THREAD_SERIALIZED, &provided);
-      owned_ = true;
-    }
-  }
-  ~MpiSession() {
-    if (owned_) MPI_Finalize();
-  }
-
- private:
-  bool owned_ = false;
 };
 
 double median(std::vector<double> v) {
@@ -102,7 +83,7 @@ std::string human_bytes(int64_t b) {
 }
 
 int run_a2a(const BenchArgs& args) {
-  MpiSession session;
+  MpiSession session(MpiSession::ThreadLevel::kSerialized);
   auto world = bench_world_communicator();
   const int W = world->size();
   const int me = world->rank();

@@ -32,6 +32,7 @@
 #include "comm/topology.h"
 #include "core/threads.h"
 #include "launch/bench_common.h"
+#include "launch/mpi_session.h"
 #include "launch/cli.h"
 #include "models/moe/moe_builder.h"
 
@@ -83,14 +84,7 @@ std::vector<double> parse_factors(const std::string& text) {
 }
 
 int run(const MoeBenchArgs& a) {
-  int initialized = 0;
-  MPI_Initialized(&initialized);
-  bool owned = false;
-  if (!initialized) {
-    int provided = 0;
-    MPI_Init_thread(nullptr, nullptr, MPI_THREAD_SERIALIZED, &provided);
-    owned = true;
-  }
+  MpiSession session(MpiSession::ThreadLevel::kSerialized);
   int exit_code = kExitOk;
   {
     auto world = comm::MpiCommunicator::duplicate(MPI_COMM_WORLD);
@@ -112,10 +106,11 @@ int run(const MoeBenchArgs& a) {
     if (size > 1) {
       groups = comm::build_process_groups(world, topology, size);
       parallel.expert_group = groups.expert;
+      parallel.host_expert_group = groups.host_expert;
       parallel.all_to_all = comm::make_all_to_all(
           a.hierarchical ? comm::AllToAllAlgorithm::kHierarchical : comm::AllToAllAlgorithm::kFlat,
           groups);
-      parallel.batch_group = world;
+      parallel.host_batch_group = groups.host_world;
     }
     const int64_t rows = a.tokens * a.top_k;
     // The layer input requires grad, as inside a network (backward computes dX like the dense run).
@@ -210,7 +205,6 @@ int run(const MoeBenchArgs& a) {
     }
     if (rank == 0 && !a.json.empty()) std::ofstream(a.json) << results.dump(2) << "\n";
   }
-  if (owned) MPI_Finalize();
   return exit_code;
 }
 

@@ -1,8 +1,13 @@
 // File: launch/mpi_session.h
 //
-// MPI for the lifetime of a command: MPI_Init_thread on construction (MPI_THREAD_MULTIPLE
-// requested, so the NCCL watchdog thread may call MPI), MPI_Finalize on destruction, and
-// abort() to end every rank of the job when this one cannot go on.
+// MPI for the lifetime of a command, the one way launch/ starts MPI: MPI_Init_thread on
+// construction unless MPI is already initialized (then the session only borrows it),
+// MPI_Finalize on destruction when this session initialized it, and abort() to end every rank
+// of the job when this one cannot go on.
+//
+// Thread level: kMultiple (default) lets the NCCL watchdog thread call MPI; benchmarks that
+// measure MPI alone ask for kSerialized, which Open MPI serves without the locking of
+// MPI_THREAD_MULTIPLE.
 #pragma once
 
 #include <string>
@@ -11,7 +16,9 @@ namespace switchyard::launch {
 
 class MpiSession {
  public:
-  MpiSession();
+  enum class ThreadLevel { kSerialized, kMultiple };
+
+  explicit MpiSession(ThreadLevel level = ThreadLevel::kMultiple);
   ~MpiSession();
   MpiSession(const MpiSession&) = delete;
   MpiSession& operator=(const MpiSession&) = delete;
@@ -25,6 +32,7 @@ class MpiSession {
  private:
   int rank_ = 0;
   int size_ = 1;
+  bool owned_ = false;
 };
 
 }  // namespace switchyard::launch

@@ -134,7 +134,7 @@ int run_train(const std::vector<std::string>& args) {
     train::Corpus corpus = train::load_corpus(train::corpus_options(cfg));
     train::Experiment experiment = train::build_experiment(cfg, groups);
     train::Trainer trainer(train::trainer_options(cfg), experiment.model, experiment.params, groups,
-                           std::move(corpus), experiment.hooks);
+                           std::move(corpus), experiment.moe);
     const train::TrainResult result = trainer.run(&g_stop_requested);
     if (result.stopped_early) {
       if (rank == 0)

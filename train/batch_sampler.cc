@@ -3,20 +3,9 @@
 #include <ATen/ATen.h>
 
 #include "core/check.h"
+#include "core/seed.h"
 
 namespace switchyard::train {
-namespace {
-
-// SplitMix64 (Steele, Lea, Flood, "Fast splittable pseudorandom number generators", OOPSLA
-// 2014): a counter-based generator, so offset i of step s is computed directly.
-uint64_t mix(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ULL;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
-
-}  // namespace
 
 BatchSampler::BatchSampler(const SamplerOptions& options) : options_(options) {
   SY_CHECK_GT(options_.world_size, 0);
@@ -32,11 +21,11 @@ std::vector<int64_t> BatchSampler::global_offsets(Split split,
                                                   int64_t num_tokens) const {
   const int64_t windows = num_tokens - options_.seq_length;  // valid starts: [0, windows)
   SY_CHECK_GT(windows, 0) << "corpus of " << num_tokens << " tokens is shorter than a window";
-  const uint64_t stream = mix(options_.seed ^ mix(static_cast<uint64_t>(split)));
+  const uint64_t stream = splitmix64(options_.seed ^ splitmix64(static_cast<uint64_t>(split)));
   std::vector<int64_t> offsets(options_.global_batch_size);
   for (int64_t i = 0; i < options_.global_batch_size; ++i) {
-    const uint64_t r = mix(
-        stream ^ mix(static_cast<uint64_t>(step) * 0x100000001b3ULL + static_cast<uint64_t>(i)));
+    const uint64_t r = splitmix64(
+        stream ^ splitmix64(static_cast<uint64_t>(step) * 0x100000001b3ULL + static_cast<uint64_t>(i)));
     offsets[i] = static_cast<int64_t>(r % static_cast<uint64_t>(windows));
   }
   return offsets;

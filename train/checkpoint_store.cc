@@ -115,6 +115,22 @@ void CheckpointStore::commit(int64_t step, const CheckpointManifest& manifest) c
   prune();
 }
 
+void CheckpointStore::commit_staged(int64_t step, CheckpointManifest manifest) const {
+  const std::string staging = staging_dir(step);
+  std::vector<std::string> names;
+  for (const auto& e : fs::directory_iterator(staging)) names.push_back(e.path().filename().string());
+  std::sort(names.begin(), names.end());
+  manifest.clear_files();
+  for (const std::string& name : names) {
+    const std::string path = (fs::path(staging) / name).string();
+    CheckpointFile* f = manifest.add_files();
+    f->set_name(name);
+    f->set_bytes(static_cast<int64_t>(fs::file_size(path)));
+    f->set_sha256(sha256_file(path));
+  }
+  commit(step, manifest);
+}
+
 std::vector<int64_t> CheckpointStore::committed_steps() const {
   std::vector<int64_t> steps;
   std::error_code ec;

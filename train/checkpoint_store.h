@@ -12,7 +12,8 @@
 // tensor is used, and refuses a checkpoint that does not match with a one-line message.
 //
 // Distributed use: rank 0 calls begin(); every writer rank calls write_file() for its own files;
-// rank 0 gathers the returned entries and calls commit(). The store itself does not communicate.
+// after a barrier rank 0 calls commit_staged(), which lists what they wrote. The store itself
+// does not communicate.
 #pragma once
 
 #include <cstdint>
@@ -44,6 +45,11 @@ class CheckpointStore {
   // Writes the manifest (with `manifest.step()` == step), makes the checkpoint visible
   // atomically, then prunes old ones.
   void commit(int64_t step, const CheckpointManifest& manifest) const;
+
+  // commit() after listing every file of the staging directory in the manifest (name order,
+  // with its size and SHA-256): what a writer that staged files from several ranks calls once
+  // all of them are written. `manifest` carries the run's fields; its file list is replaced.
+  void commit_staged(int64_t step, CheckpointManifest manifest) const;
 
   // Steps of the committed checkpoints, ascending.
   std::vector<int64_t> committed_steps() const;

@@ -1,17 +1,17 @@
 // File: train/experiment.h
 //
 // The only train/ file that reads the config proto: an ExperimentConfig and the process groups
-// become the model (dense or MoE blocks), its parameter layout, the trainer's options and hooks.
+// become the model (dense or MoE blocks), its parameter layout, its MoE state and the trainer's
+// options.
 #pragma once
 
 #include <memory>
 #include <string>
 #include <vector>
 
-#include "comm/all_to_all.h"
 #include "comm/process_groups.h"
 #include "core/config/experiment.pb.h"
-#include "models/moe/aux_loss_collector.h"
+#include "models/moe/moe_state.h"
 #include "models/moe/router_registry.h"
 #include "models/transformer/language_model.h"
 #include "models/transformer/moe_feed_forward.h"
@@ -24,10 +24,11 @@ namespace switchyard::train {
 struct Experiment {
   models::LanguageModel model{nullptr};
   std::vector<ParamSlot> params;
-  std::unique_ptr<models::AuxLossCollector> aux_losses;
+  // The MoE layers' step state (aux losses, bias updates, statistics, stages); never null, empty
+  // for a dense model. The trainer reaches the MoE layers only through it.
+  std::shared_ptr<models::MoEState> moe;
+  // The MoE feed-forward modules in block order (tests: routing groups of a reference run).
   std::vector<models::MoEFeedForward> moe_layers;
-  std::shared_ptr<comm::AllToAll> all_to_all;  // null for a dense model
-  ModelHooks hooks;
 };
 
 // For programs that build experiments in their own code (examples/custom_router/): routers

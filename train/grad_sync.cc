@@ -4,6 +4,7 @@
 
 #include <ATen/ATen.h>
 
+#include "comm/host_collectives.h"
 #include "core/check.h"
 
 namespace switchyard::train {
@@ -126,10 +127,9 @@ double squared_norm(const std::vector<at::Tensor>& params) {
 
 double global_grad_norm(const std::vector<at::Tensor>& dense_params,
                         const std::vector<at::Tensor>& expert_params,
-                        comm::Communicator& expert) {
-  at::Tensor expert_sq = at::full({1}, squared_norm(expert_params), at::kDouble);  // [1]
-  expert.all_reduce(expert_sq)->wait();
-  return std::sqrt(squared_norm(dense_params) + expert_sq.item<double>());
+                        comm::Communicator& host_expert) {
+  const double expert_sq = comm::all_reduce_sum(host_expert, std::vector<double>{squared_norm(expert_params)})[0];
+  return std::sqrt(squared_norm(dense_params) + expert_sq);
 }
 
 double clip_factor(double norm, double max_norm) {

@@ -60,11 +60,12 @@ class GradientSynchronizer {
 };
 
 // Global L2 norm of all gradients, each parameter counted once across the job: dense gradients
-// (identical on all ranks after synchronization) locally, expert gradients summed over `expert`
-// (the expert-parallel group, which holds every expert exactly once). Collective over `expert`.
+// (identical on all ranks after synchronization) locally, expert gradients summed over the
+// expert-parallel group (which holds every expert exactly once). Collective over its host
+// communicator `host_expert` (one scalar all-reduce).
 double global_grad_norm(const std::vector<at::Tensor>& dense_params,
                         const std::vector<at::Tensor>& expert_params,
-                        comm::Communicator& expert);
+                        comm::Communicator& host_expert);
 
 // The clip factor min(1, max_norm / (norm + 1e-6)); 1 when max_norm <= 0 (clipping off).
 double clip_factor(double norm, double max_norm);

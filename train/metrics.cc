@@ -52,4 +52,29 @@ std::string format_progress(const Progress& p) {
   return line;
 }
 
+nlohmann::json moe_report_json(const models::MoEStepReport& report) {
+  nlohmann::json layers = nlohmann::json::array();
+  for (const models::LayerLoadReport& l : report.layers) {
+    nlohmann::json out = {{"tokens_per_expert", l.tokens_per_expert},
+                          {"dropped_fraction", l.dropped_fraction},
+                          {"router_entropy", l.router_entropy},
+                          {"max_over_mean_load", l.max_over_mean_load},
+                          {"load_cv", l.load_cv},
+                          // Share of the dispatched rows whose expert is on another node.
+                          {"cross_node_fraction", l.cross_node_fraction}};
+    for (const auto& [name, value] : l.router_metrics) out[name] = value;
+    layers.push_back(out);
+  }
+  nlohmann::json r = {{"layers", layers}};
+  if (report.has_traffic) {
+    // Payload traffic of this step's exchanges (forward and backward), this rank.
+    const comm::TrafficCounters& t = report.traffic;
+    r["a2a"] = {{"intra_node_bytes", t.intra_node_bytes},
+                {"inter_node_bytes", t.inter_node_bytes},
+                {"intra_node_messages", t.intra_node_messages},
+                {"inter_node_messages", t.inter_node_messages}};
+  }
+  return r;
+}
+
 }  // namespace switchyard::train

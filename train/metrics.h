@@ -10,6 +10,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "models/moe/moe_state.h"
+
 namespace switchyard::train {
 
 class MetricsWriter {
@@ -32,6 +34,10 @@ struct Progress {
 };
 
 std::string format_progress(const Progress& p);
+
+// metrics.jsonl's "moe" object: {"layers": [{tokens_per_expert, dropped_fraction, ...}], "a2a":
+// {intra/inter-node bytes and messages}}.
+nlohmann::json moe_report_json(const models::MoEStepReport& report);
 
 // "1h02m", "3m05s", "42s".
 std::string format_duration(double seconds);

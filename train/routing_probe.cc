@@ -2,6 +2,7 @@
 
 #include <ATen/ATen.h>
 
+#include "comm/host_collectives.h"
 #include "core/check.h"
 
 namespace switchyard::train {
@@ -11,7 +12,7 @@ int64_t changed_assignments(const at::Tensor& previous, const at::Tensor& curren
   return previous.reshape({-1}).ne(current.reshape({-1})).sum().item<int64_t>();
 }
 
-RoutingProbe::RoutingProbe(std::vector<models::MoEFeedForward> layers,
+RoutingProbe::RoutingProbe(std::vector<models::MoELayer> layers,
                            std::shared_ptr<comm::Communicator> world,
                            models::DirichletPrior prior)
     : layers_(std::move(layers)), world_(std::move(world)), prior_(std::move(prior)) {}
@@ -25,7 +26,7 @@ nlohmann::json RoutingProbe::measure() {
   std::vector<at::Tensor> assignment(layers_.size());
   std::vector<at::Tensor> argmax(layers_.size());
   for (int64_t l = 0; l < num_layers; ++l) {
-    const models::RoutingResult& r = layers_[static_cast<size_t>(l)]->layer()->last_routing();
+    const models::RoutingResult& r = layers_[static_cast<size_t>(l)]->last_routing();
     assignment[l] = r.expert_ids.detach().select(1, 0).clone();  // [T]
     argmax[l] = r.logits.detach().argmax(-1);                    // [T]
     at::Tensor p = r.scores.detach().to(at::kDouble);            // [T, E]
@@ -37,7 +38,11 @@ nlohmann::json RoutingProbe::measure() {
     sums[l][2] = static_cast<double>(assignment[l].numel());
     sums[l][3] = models::dpsl_distance(p, prior_);
   }
-  world_->all_reduce(sums)->wait();  // [L, 4] SUM
+  // [L, 4] summed over the world.
+  const std::vector<double> summed =
+      comm::all_reduce_sum(*world_, std::vector<double>(sums.data_ptr<double>(),
+                                                        sums.data_ptr<double>() + sums.numel()));
+  sums = at::tensor(summed, at::kDouble).view({num_layers, 4});
   nlohmann::json out = nlohmann::json::array();
   for (int64_t l = 0; l < num_layers; ++l) {
     const double tokens = sums[l][2].item<double>();

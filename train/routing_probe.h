@@ -23,7 +23,7 @@
 
 #include "comm/communicator.h"
 #include "models/moe/dpsl_loss.h"
-#include "models/transformer/moe_feed_forward.h"
+#include "models/moe/moe_layer.h"
 
 namespace switchyard::train {
 
@@ -32,7 +32,8 @@ int64_t changed_assignments(const at::Tensor& previous, const at::Tensor& curren
 
 class RoutingProbe {
  public:
-  RoutingProbe(std::vector<models::MoEFeedForward> layers,
+  // world: the host world communicator (comm/host_collectives.h).
+  RoutingProbe(std::vector<models::MoELayer> layers,
                std::shared_ptr<comm::Communicator> world,
                models::DirichletPrior prior);
 
@@ -41,7 +42,7 @@ class RoutingProbe {
   nlohmann::json measure();
 
  private:
-  std::vector<models::MoEFeedForward> layers_;
+  std::vector<models::MoELayer> layers_;
   std::shared_ptr<comm::Communicator> world_;
   models::DirichletPrior prior_;
   std::vector<at::Tensor> previous_assignment_;  // per layer [T]

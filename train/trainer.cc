@@ -11,10 +11,11 @@
 
 #include "core/check.h"
 #include "core/errors.h"
+#include "core/seed.h"
 #include "train/checkpoint_store.h"
 #include "train/grad_sync.h"
 #include "train/metrics.h"
-#include "train/sha256.h"
+#include "comm/host_collectives.h"
 
 namespace switchyard::train {
 namespace {
@@ -25,10 +26,11 @@ double seconds_since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
 }
 
+// Seed of the default generator at `step` (dropout), so that a resumed run draws what an
+// uninterrupted one draws.
 uint64_t step_seed(uint64_t seed, int64_t step) {
-  uint64_t x = seed ^ (0x9e3779b97f4a7c15ULL * static_cast<uint64_t>(step + 1));
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  return x ^ (x >> 27);
+  constexpr uint64_t kDropoutStream = 0x64726f70;  // "drop"
+  return mix_seed(seed, kDropoutStream, static_cast<uint64_t>(step));
 }
 
 SamplerOptions sampler_options(const TrainerOptions& o, const comm::ProcessGroups& g) {
@@ -71,13 +73,16 @@ Trainer::Trainer(TrainerOptions options,
                  std::vector<ParamSlot> params,
                  comm::ProcessGroups groups,
                  Corpus corpus,
-                 ModelHooks hooks)
+                 std::shared_ptr<models::MoEState> moe,
+                 TrainerCallbacks callbacks)
     : options_(std::move(options)),
       model_(std::move(model)),
       params_(std::move(params)),
       groups_(std::move(groups)),
       corpus_(std::move(corpus)),
-      hooks_(std::move(hooks)),
+      moe_(moe != nullptr ? std::move(moe)
+                          : std::make_shared<models::MoEState>(nullptr, nullptr, false)),
+      callbacks_(std::move(callbacks)),
       sampler_(sampler_options(options_, groups_)) {
   std::vector<NamedParameter> named;
   for (const ParamSlot& p : params_) {
@@ -90,24 +95,30 @@ Trainer::Trainer(TrainerOptions options,
   optimizer_ = std::make_unique<Optimizer>(named, options_.optimizer);
   grad_sync_ = std::make_unique<GradientSynchronizer>(dense_params_, expert_params_, groups_.world,
                                                       groups_.expert_data);
+  if (!moe_->empty()) {
+    probe_ = std::make_unique<RoutingProbe>(moe_->layers(), groups_.host_world,
+                                            options_.routing_probe_prior);
+  }
 }
 
 double Trainer::global_mean(double value) {
-  at::Tensor t = at::full({1}, value, at::kDouble);  // [1]
-  groups_.world->all_reduce(t)->wait();
-  return t.item<double>() / groups_.world->size();
+  return comm::all_reduce_sum(*groups_.host_world, std::vector<double>{value})[0] / groups_.host_world->size();
 }
 
-bool Trainer::any_rank(bool flag) {
-  at::Tensor t = at::full({1}, flag ? 1 : 0, at::kInt);  // [1]
-  comm::AllReduceOptions max;
-  max.op = comm::ReduceOp::kMax;
-  groups_.world->all_reduce(t, max)->wait();
-  return t.item<int>() != 0;
+models::ForwardContext Trainer::forward_context(const Batch& batch,
+                                                int64_t step,
+                                                models::StageTimes* times) const {
+  models::ForwardContext context;
+  context.step = step;
+  context.times = times;
+  // The sampler gives every rank the same number of rows: rank r holds [r T, (r + 1) T).
+  const int64_t tokens = batch.inputs.numel();
+  context.batch_rows =
+      models::BatchRows{groups_.world->rank() * tokens, groups_.world->size() * tokens};
+  return context;
 }
 
 double Trainer::train_step(int64_t step, double* grad_norm, bool* skipped, nlohmann::json* times) {
-  model_->take_attention_seconds();  // drop what evaluation forwards accumulated
   auto phase = Clock::now();
   auto lap = [&](const char* name) {
     (*times)[name] = seconds_since(phase);
@@ -115,22 +126,25 @@ double Trainer::train_step(int64_t step, double* grad_norm, bool* skipped, nlohm
   };
   optimizer_->set_learning_rate(learning_rate_at(options_.lr, step));
   at::manual_seed(step_seed(options_.seed, step));
-  if (hooks_.set_step) hooks_.set_step(step);
-  if (hooks_.aux_losses) hooks_.aux_losses->clear();
+  if (callbacks_.before_step) callbacks_.before_step(step);
+  moe_->begin_step();
+  last_step_ = step;
   const Batch batch = sampler_.batch(Split::kTrain, step, corpus_.train);
   model_->train();
-  const at::Tensor logits = model_->forward(batch.inputs);  // [B, S, V]
+  models::StageTimes stages;
+  // [B, S, V]
+  const at::Tensor logits = model_->forward(batch.inputs, forward_context(batch, step, &stages));
   const at::Tensor loss = at::cross_entropy_loss(logits.reshape({-1, logits.size(-1)}),
                                                  batch.targets.reshape({-1}));  // mean over B*S
-  at::Tensor total = loss;
-  if (hooks_.aux_losses) total = total + hooks_.aux_losses->weighted_sum();
+  const at::Tensor total = loss + moe_->aux_loss();
   lap("forward");
+  for (const auto& [stage, seconds] : stages.seconds()) (*times)[stage] = seconds;
   optimizer_->zero_grad();
   total.backward();
   lap("backward");
   grad_sync_->synchronize();
   lap("grad_sync");
-  *grad_norm = global_grad_norm(dense_params_, expert_params_, *groups_.expert);
+  *grad_norm = global_grad_norm(dense_params_, expert_params_, *groups_.host_expert);
   *skipped = !std::isfinite(*grad_norm);
   if (*skipped) {
     if (groups_.world->rank() == 0) {
@@ -139,7 +153,8 @@ double Trainer::train_step(int64_t step, double* grad_norm, bool* skipped, nlohm
     optimizer_->zero_grad();
   } else {
     optimizer_->step(clip_factor(*grad_norm, options_.grad_clip));  // clipping fused in
-    if (hooks_.after_optimizer_step) hooks_.after_optimizer_step();
+    moe_->after_optimizer_step();
+    if (callbacks_.after_optimizer_step) callbacks_.after_optimizer_step(step);
   }
   lap("optimizer");
   return global_mean(loss.item<double>());
@@ -150,11 +165,11 @@ nlohmann::json Trainer::run_routing_probe() {
     torch::NoGradGuard no_grad;
     model_->eval();
     const Batch batch = sampler_.batch(Split::kVal, 0, corpus_.val);
-    model_->forward(batch.inputs);
-    if (hooks_.aux_losses) hooks_.aux_losses->clear();
+    model_->forward(batch.inputs, forward_context(batch, last_step_, nullptr));
+    moe_->begin_step();
     model_->train();
   }
-  return hooks_.routing_probe();
+  return probe_->measure();
 }
 
 double Trainer::evaluate() {
@@ -163,8 +178,9 @@ double Trainer::evaluate() {
   double sum = 0;
   for (int64_t i = 0; i < options_.eval_batches; ++i) {
     const Batch batch = sampler_.batch(Split::kVal, i, corpus_.val);
-    if (hooks_.aux_losses) hooks_.aux_losses->clear();
-    const at::Tensor logits = model_->forward(batch.inputs);
+    moe_->begin_step();
+    // [B, S, V]
+    const at::Tensor logits = model_->forward(batch.inputs, forward_context(batch, last_step_, nullptr));
     sum +=
         at::cross_entropy_loss(logits.reshape({-1, logits.size(-1)}), batch.targets.reshape({-1}))
             .item<double>();
@@ -177,10 +193,10 @@ void Trainer::save_checkpoint(int64_t steps_completed) {
   if (options_.checkpoint_dir.empty()) return;
   const CheckpointStore store(options_.checkpoint_dir, options_.keep_last);
   const int rank = groups_.world->rank();
+  comm::Communicator& host = *groups_.host_world;
   if (rank == 0) store.begin(steps_completed);
-  groups_.world->barrier()->wait();
+  comm::barrier(host);
   const auto state = optimizer_->state();
-  std::vector<std::string> written;
   if (rank == 0) {
     store.write_file(steps_completed, "dense.safetensors",
                      checkpoint_tensors(params_, state, true, false));
@@ -191,7 +207,7 @@ void Trainer::save_checkpoint(int64_t steps_completed) {
                      "experts-" + std::to_string(groups_.expert->rank()) + ".safetensors",
                      checkpoint_tensors(params_, state, false, true));
   }
-  groups_.world->barrier()->wait();
+  comm::barrier(host);
   if (rank == 0) {
     CheckpointManifest m;
     m.set_step(steps_completed);
@@ -201,37 +217,22 @@ void Trainer::save_checkpoint(int64_t steps_completed) {
     m.set_num_experts(options_.config.model().moe().num_experts());
     m.set_seed(options_.seed);
     m.set_data_position(steps_completed);
-    if (hooks_.router_stages) {
-      for (int stage : hooks_.router_stages()) m.add_router_stage(stage);
-    }
-    std::vector<std::string> names;
-    for (const auto& e : std::filesystem::directory_iterator(store.staging_dir(steps_completed))) {
-      names.push_back(e.path().filename().string());
-    }
-    std::sort(names.begin(), names.end());
-    for (const std::string& name : names) {
-      const std::string path = store.staging_dir(steps_completed) + "/" + name;
-      CheckpointFile* f = m.add_files();
-      f->set_name(name);
-      f->set_bytes(static_cast<int64_t>(std::filesystem::file_size(path)));
-      f->set_sha256(sha256_file(path));
-    }
-    store.commit(steps_completed, m);
+    for (int stage : moe_->router_stages()) m.add_router_stage(stage);
+    store.commit_staged(steps_completed, std::move(m));
   }
-  groups_.world->barrier()->wait();
+  comm::barrier(host);
 }
 
 int64_t Trainer::restore_latest() {
   if (options_.checkpoint_dir.empty()) return -1;
   const CheckpointStore store(options_.checkpoint_dir, options_.keep_last);
   // Rank 0 chooses, so every rank loads the same checkpoint.
-  at::Tensor chosen = at::full({1}, int64_t{-1}, at::kLong);  // [1]
+  int64_t chosen = -1;
   if (groups_.world->rank() == 0) {
     const auto steps = store.committed_steps();
-    if (!steps.empty()) chosen.fill_(steps.back());
+    if (!steps.empty()) chosen = steps.back();
   }
-  groups_.world->broadcast(chosen, 0)->wait();
-  const int64_t step = chosen.item<int64_t>();
+  const int64_t step = comm::broadcast(*groups_.host_world, chosen, 0);
   if (step < 0) return -1;
   const std::string dir = store.committed_dir(step);
   const CheckpointManifest m = CheckpointStore::verify(dir);
@@ -241,8 +242,8 @@ int64_t Trainer::restore_latest() {
     for (auto& [name, t] : read_safetensors(dir + "/" + f.name()).tensors) stored[name] = t;
   }
   optimizer_->load_state(restore_from_checkpoint(stored, params_));
-  if (hooks_.restore_router_stages && m.router_stage_size() > 0) {
-    hooks_.restore_router_stages({m.router_stage().begin(), m.router_stage().end()});
+  if (m.router_stage_size() > 0) {
+    moe_->restore_router_stages({m.router_stage().begin(), m.router_stage().end()});
   }
   return m.step();
 }
@@ -266,7 +267,8 @@ TrainResult Trainer::run(const std::atomic<bool>* stop_requested) {
   int64_t window_steps = 0;
   for (int64_t step = start; step < options_.num_steps; ++step) {
     const bool stop_here = options_.stop_at_step >= 0 && step >= options_.stop_at_step;
-    if (stop_here || (stop_requested != nullptr && any_rank(stop_requested->load()))) {
+    if (stop_here || (stop_requested != nullptr &&
+                      comm::any_rank(*groups_.host_world, stop_requested->load()))) {
       if (rank == 0) spdlog::warn("stop requested: saving a checkpoint at step {}", step);
       save_checkpoint(step);
       result.stopped_early = true;
@@ -278,8 +280,6 @@ TrainResult Trainer::run(const std::atomic<bool>* stop_requested) {
     bool skipped = false;
     nlohmann::json times;
     const double loss = train_step(step, &grad_norm, &skipped, &times);
-    times["attention_forward"] = model_->take_attention_seconds();
-    if (hooks_.stage_times) times.update(hooks_.stage_times());
     const double step_seconds = seconds_since(step_start);
     result.train_losses.push_back(loss);
     result.skipped_steps += skipped ? 1 : 0;
@@ -293,13 +293,11 @@ TrainResult Trainer::run(const std::atomic<bool>* stop_requested) {
                              {"step_seconds", step_seconds},
                              {"tokens_per_second", tokens_per_step / step_seconds},
                              {"seconds", times}};
-    if (hooks_.aux_losses) {
-      for (const auto& [name, value] : hooks_.aux_losses->reduce_mean_per_layer(*groups_.world)) {
-        record["aux"][name] = value;  // "layer1/load_balancing": mean over ranks
-      }
+    for (const auto& [name, value] : moe_->aux_report()) {
+      record["aux"][name] = value;  // "layer1/load_balancing": mean over ranks
     }
-    if (hooks_.routing_metrics) record["moe"] = hooks_.routing_metrics();
-    if (hooks_.routing_probe && options_.routing_probe_every > 0 &&
+    if (!moe_->empty()) record["moe"] = moe_report_json(moe_->step_report());
+    if (probe_ != nullptr && options_.routing_probe_every > 0 &&
         done % options_.routing_probe_every == 0) {
       record["routing_probe"] = run_routing_probe();
     }

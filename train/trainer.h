@@ -28,7 +28,9 @@
 
 #include "comm/process_groups.h"
 #include "core/config/experiment.pb.h"
-#include "models/moe/aux_loss_collector.h"
+#include "models/forward_context.h"
+#include "models/moe/dpsl_loss.h"
+#include "models/moe/moe_state.h"
 #include "models/transformer/language_model.h"
 #include "train/batch_sampler.h"
 #include "train/corpus.h"
@@ -36,6 +38,7 @@
 #include "train/lr_schedule.h"
 #include "train/model_state.h"
 #include "train/optimizer.h"
+#include "train/routing_probe.h"
 
 namespace switchyard::train {
 
@@ -60,32 +63,21 @@ struct TrainerOptions {
   // Stop (checkpoint and return, as on a stop request) once this many steps are done; -1 = no.
   int64_t stop_at_step = -1;
   // Every N steps route the fixed probe batch (validation batch 0, eval mode, no gradient) and
-  // log hooks.routing_probe() as "routing_probe" in metrics.jsonl; 0 = never.
+  // log its routing quality (routing_probe.h) as "routing_probe" in metrics.jsonl; 0 = never.
   int64_t routing_probe_every = 0;
+  // Dirichlet prior of the probe's "dirichlet_distance" (the DPSL prior, or symmetric 1.0).
+  models::DirichletPrior routing_probe_prior;
   // Stored in checkpoint manifests (the resolved config of the run).
   config::ExperimentConfig config;
 };
 
-// What the model offers the trainer beyond its parameters. Every hook may be empty.
-struct ModelHooks {
-  // MoE aux losses of the current step (added to the loss, cleared every step).
-  models::AuxLossCollector* aux_losses = nullptr;
-  // Called before every forward with the step (MoE routing noise is seeded by it).
-  std::function<void(int64_t step)> set_step;
-  // Called on every rank after each optimizer step (aux-loss-free bias updates). Collective.
-  std::function<void()> after_optimizer_step;
-  // Forward time of the model's stages since the last set_step (seconds; "attention",
-  // "moe_route", "moe_dispatch", "moe_experts", "moe_combine"), for metrics.jsonl.
-  std::function<nlohmann::json()> stage_times;
-  // Per-layer routing statistics of the last forward, for metrics.jsonl.
-  std::function<nlohmann::json()> routing_metrics;
-  // Router stage per MoE layer (StableMoE: 1 or 2; 0 = no stages), stored in checkpoint
-  // manifests, and its restore on resume.
-  std::function<std::vector<int>()> router_stages;
-  std::function<void(const std::vector<int>&)> restore_router_stages;
-  // Routing-quality metrics of the probe forward that just ran (see routing_probe_every).
-  // Collective over the world.
-  std::function<nlohmann::json()> routing_probe;
+// Observation points for callers that watch or perturb a run (tests, instrumentation). Each may
+// be empty. They run on every rank.
+struct TrainerCallbacks {
+  // Before the forward of training step `step` (0-based).
+  std::function<void(int64_t step)> before_step;
+  // After the optimizer (and the MoE bias updates) of a step that was not skipped.
+  std::function<void(int64_t step)> after_optimizer_step;
 };
 
 struct TrainResult {
@@ -99,13 +91,15 @@ struct TrainResult {
 
 class Trainer {
  public:
-  // `params` lists every parameter of `model` with its layout (dense or expert).
+  // `params` lists every parameter of `model` with its layout (dense or expert). `moe`: the MoE
+  // layers' state (train/experiment.h); null for a model without MoE layers.
   Trainer(TrainerOptions options,
           models::LanguageModel model,
           std::vector<ParamSlot> params,
           comm::ProcessGroups groups,
           Corpus corpus,
-          ModelHooks hooks = {});
+          std::shared_ptr<models::MoEState> moe = nullptr,
+          TrainerCallbacks callbacks = {});
 
   // Trains to options.num_steps (or until *stop_requested becomes true on any rank, then saves a
   // checkpoint and returns early). Collective.
@@ -124,19 +118,26 @@ class Trainer {
 
  private:
   // Runs one step; fills `times` with seconds per phase (forward, backward, grad_sync,
-  // optimizer).
+  // optimizer) and per forward stage (attention, MoE stages).
   double train_step(int64_t step, double* grad_norm, bool* skipped, nlohmann::json* times);
   double global_mean(double value);
-  // Routes the probe batch and returns hooks_.routing_probe(). Collective.
+  // The forward context of `batch`: this rank's rows of the global batch (every rank holds the
+  // same number), the step and the timing sink.
+  models::ForwardContext forward_context(const Batch& batch,
+                                         int64_t step,
+                                         models::StageTimes* times) const;
+  // Routes the probe batch and returns its routing quality. Collective.
   nlohmann::json run_routing_probe();
-  bool any_rank(bool flag);
 
   TrainerOptions options_;
   models::LanguageModel model_;
   std::vector<ParamSlot> params_;
   comm::ProcessGroups groups_;
   Corpus corpus_;
-  ModelHooks hooks_;
+  std::shared_ptr<models::MoEState> moe_;  // never null (empty for a dense model)
+  TrainerCallbacks callbacks_;
+  std::unique_ptr<RoutingProbe> probe_;  // when the model has MoE layers
+  int64_t last_step_ = 0;                // of the last training forward (evaluation's seed)
   BatchSampler sampler_;
   std::unique_ptr<Optimizer> optimizer_;
   std::unique_ptr<GradientSynchronizer> grad_sync_;  // buckets allocated once

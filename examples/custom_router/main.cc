@@ -59,7 +59,7 @@ int train(int argc, char** argv, int rank, int world_size) {
   sy::train::Experiment experiment = sy::train::build_experiment(cfg, groups, extensions);
   sy::train::Trainer trainer(sy::train::trainer_options(cfg), experiment.model, experiment.params,
                              groups, sy::train::load_corpus(sy::train::corpus_options(cfg)),
-                             experiment.hooks);
+                             experiment.moe);
   const sy::train::TrainResult result = trainer.run();
 
   int64_t calls = 0;

@@ -5,7 +5,8 @@
 //
 // dispatch:
 //   1. gather kept rows grouped by expert                       [N, H] (= grouped by EP rank)
-//   2. all-gather the per-expert counts over the EP group       [P, E] (host sync)
+//   2. exchange_expert_counts over the EP group's host comm     [P, E] (the layer-step's one
+//      small collective; the layout is agreed, so no exchange re-verifies it)
 //   3. all_to_all_autograd                                      [R, H] by (source rank, expert)
 //   4. regroup to (local expert, source rank)                   [R, H], tokens_per_expert [L]
 // combine: inverse regroup, all-to-all back (transposed layout), weighted scatter-add [T, H].
@@ -22,7 +23,9 @@ namespace switchyard::models {
 
 class AllToAllDispatcher : public TokenDispatcher {
  public:
-  AllToAllDispatcher(std::shared_ptr<comm::Communicator> expert_group,
+  // host_expert: the EP group's host communicator (comm/host_collectives.h); all_to_all runs
+  // over the same ranks.
+  AllToAllDispatcher(std::shared_ptr<comm::Communicator> host_expert,
                      std::shared_ptr<comm::AllToAll> all_to_all,
                      int64_t num_experts);
 
@@ -32,7 +35,7 @@ class AllToAllDispatcher : public TokenDispatcher {
   int64_t first_local_expert() const override { return first_local_expert_; }
 
  private:
-  std::shared_ptr<comm::Communicator> expert_group_;
+  std::shared_ptr<comm::Communicator> host_expert_;
   std::shared_ptr<comm::AllToAll> all_to_all_;
   int64_t num_experts_;
   int64_t num_local_experts_;

@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 
 #include "comm/communicator.h"
+#include "comm/host_collectives.h"
 #include "core/check.h"
 
 namespace switchyard::models {
@@ -35,15 +36,12 @@ std::map<std::string, double> AuxLossCollector::summary() const {
 
 std::map<std::string, double> AuxLossCollector::reduce_mean(comm::Communicator& group) const {
   std::map<std::string, double> local = summary();
-  std::vector<double> values;
+  std::vector<double> values;  // [names]
   for (const auto& [name, v] : local) values.push_back(v);
-  at::Tensor t = at::tensor(values, at::kDouble);  // [names]
-  group.all_reduce(t)->wait();
+  values = comm::all_reduce_sum(group, std::move(values));
   std::map<std::string, double> out;
   size_t i = 0;
-  for (const auto& [name, v] : local) {
-    out[name] = t[static_cast<int64_t>(i++)].item<double>() / group.size();
-  }
+  for (const auto& [name, v] : local) out[name] = values[i++] / group.size();
   return out;
 }
 
@@ -54,15 +52,15 @@ namespace switchyard::models {
 std::vector<std::pair<std::string, double>> AuxLossCollector::reduce_mean_per_layer(
     comm::Communicator& group) const {
   if (entries_.empty()) return {};
-  at::Tensor t = at::empty({static_cast<int64_t>(entries_.size())}, at::kDouble);  // [entries]
-  for (size_t i = 0; i < entries_.size(); ++i) {
-    t[static_cast<int64_t>(i)] = entries_[i].value.detach().to(at::kDouble).item<double>();
+  std::vector<double> values;  // [entries]
+  for (const AuxLossEntry& e : entries_) {
+    values.push_back(e.value.detach().to(at::kDouble).item<double>());
   }
-  group.all_reduce(t)->wait();
+  values = comm::all_reduce_sum(group, std::move(values));
   std::vector<std::pair<std::string, double>> out;
   for (size_t i = 0; i < entries_.size(); ++i) {
     out.emplace_back("layer" + std::to_string(entries_[i].layer) + "/" + entries_[i].name,
-                     t[static_cast<int64_t>(i)].item<double>() / group.size());
+                     values[i] / group.size());
   }
   return out;
 }

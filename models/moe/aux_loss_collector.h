@@ -39,7 +39,8 @@ class AuxLossCollector {
   const std::vector<AuxLossEntry>& entries() const { return entries_; }
   // name -> mean over layers of the (detached) value, this rank only.
   std::map<std::string, double> summary() const;
-  // Collective over `group`: summary() averaged over the group's ranks. Every rank must hold the
+  // Collective over `group` (a host communicator, comm/host_collectives.h): summary() averaged
+  // over the group's ranks. Every rank must hold the
   // same entry names in the same order.
   std::map<std::string, double> reduce_mean(comm::Communicator& group) const;
   // Collective over `group`: every entry's value (before its coefficient) averaged over the

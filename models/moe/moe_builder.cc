@@ -142,6 +142,8 @@ MoELayer build_moe_layer(const MoEBuildOptions& options,
                          AuxLossCollector* aux_losses,
                          const RouterRegistry& registry) {
   const int64_t num_experts = options.layer.num_experts;
+  const std::shared_ptr<comm::Communicator> host_expert =
+      parallel.host_expert_group != nullptr ? parallel.host_expert_group : parallel.expert_group;
   std::shared_ptr<TokenDispatcher> dispatcher;
   if (parallel.expert_group != nullptr && parallel.expert_group->size() > 1) {
     SY_CHECK(parallel.all_to_all != nullptr) << "an EP group needs an all-to-all strategy";
@@ -149,8 +151,7 @@ MoELayer build_moe_layer(const MoEBuildOptions& options,
       throw ConfigError("model.moe.num_experts", "must be a multiple of the expert-parallel size " +
                                                      std::to_string(parallel.expert_group->size()));
     }
-    dispatcher = std::make_shared<AllToAllDispatcher>(parallel.expert_group, parallel.all_to_all,
-                                                      num_experts);
+    dispatcher = std::make_shared<AllToAllDispatcher>(host_expert, parallel.all_to_all, num_experts);
   } else {
     dispatcher = std::make_shared<LocalDispatcher>(num_experts);
   }
@@ -178,10 +179,11 @@ MoELayer build_moe_layer(const MoEBuildOptions& options,
     lo.capacity.rectify.expert_parallel_size = ep_group->size();
     lo.capacity.rectify.expert_parallel_rank = ep_group->rank();
   }
-  MoELayer layer(lo, registry.create(ro), dispatcher, experts, aux_losses, parallel.batch_group);
+  MoELayer layer(lo, registry.create(ro), dispatcher, experts, aux_losses,
+                 parallel.host_batch_group);
   if (lo.shuffle_tokens) {
     layer->set_token_shuffle(ep_group != nullptr
-                                 ? std::make_shared<TokenShuffle>(ep_group, parallel.all_to_all)
+                                 ? std::make_shared<TokenShuffle>(host_expert, parallel.all_to_all)
                                  : std::make_shared<TokenShuffle>());
   }
   if (lo.aux.erc.coeff > 0.0) {

@@ -30,9 +30,12 @@ struct MoEBuildOptions {
 
 // Expert parallelism of one layer. All null = single process (LocalDispatcher).
 struct MoEParallel {
-  std::shared_ptr<comm::Communicator> expert_group;  // EP group (all-to-all runs here)
-  std::shared_ptr<comm::AllToAll> all_to_all;        // flat or hierarchical, over expert_group
-  std::shared_ptr<comm::Communicator> batch_group;   // the global batch (normally world)
+  std::shared_ptr<comm::Communicator> expert_group;  // EP group (device payload: ERC's gather)
+  std::shared_ptr<comm::AllToAll> all_to_all;        // flat or hierarchical, over the EP group
+  // The global batch (normally the host world): row offsets for batch-wide routing noise.
+  std::shared_ptr<comm::Communicator> host_batch_group;
+  // The EP group's host communicator (expert counts, shuffle counts); null = expert_group.
+  std::shared_ptr<comm::Communicator> host_expert_group;
 };
 
 // hidden_size, seq_len: from ModelConfig. seed: TrainConfig.seed. ep_num_nodes resolves

@@ -6,26 +6,35 @@
 
 #include <ATen/ATen.h>
 
-#include "comm/communicator.h"
+#include "comm/host_collectives.h"
 #include "core/check.h"
 #include "models/moe/aux_losses.h"
 #include "models/moe/router_noise.h"
 #include "models/moe/token_shuffle.h"
 
 namespace switchyard::models {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_between(Clock::time_point a, Clock::time_point b) {
+  return std::chrono::duration<double>(b - a).count();
+}
+
+}  // namespace
 
 MoELayerImpl::MoELayerImpl(const MoELayerOptions& options,
                            std::shared_ptr<Router> router,
                            std::shared_ptr<TokenDispatcher> dispatcher,
                            std::shared_ptr<Experts> experts,
                            AuxLossCollector* aux_losses,
-                           std::shared_ptr<comm::Communicator> batch_group)
+                           std::shared_ptr<comm::Communicator> host_batch_group)
     : options_(options),
       router_(std::move(router)),
       dispatcher_(std::move(dispatcher)),
       experts_(std::move(experts)),
       aux_losses_(aux_losses),
-      batch_group_(std::move(batch_group)) {
+      host_batch_group_(std::move(host_batch_group)) {
   SY_CHECK(router_ && dispatcher_ && experts_) << "router, dispatcher and experts are required";
   SY_CHECK_EQ(router_->num_experts(), options_.num_experts);
   SY_CHECK_EQ(dispatcher_->num_local_experts(), experts_->num_local_experts());
@@ -33,19 +42,9 @@ MoELayerImpl::MoELayerImpl(const MoELayerOptions& options,
   register_module("experts", experts_);
 }
 
-MoEOutput MoELayerImpl::forward(const at::Tensor& x, const MoEForwardArgs& args) {
-  SY_CHECK(x.dim() == 2 || x.dim() == 3) << "MoE input must be [T, H] or [B, S, H]";
-  const int64_t hidden = x.size(-1);
-  SY_CHECK_EQ(hidden, options_.hidden_size);
-  const int64_t seq_len = x.dim() == 3 ? x.size(1) : options_.seq_len;
-  at::Tensor tokens = x.reshape({-1, hidden});  // [T, H]
-  const int64_t num_tokens = tokens.size(0);
-
-  using Clock = std::chrono::steady_clock;
-  const auto seconds = [](Clock::time_point a, Clock::time_point b) {
-    return std::chrono::duration<double>(b - a).count();
-  };
-  const Clock::time_point t0 = Clock::now();
+RoutingContext MoELayerImpl::routing_context(int64_t num_tokens,
+                                             int64_t seq_len,
+                                             const MoEForwardArgs& args) const {
   RoutingContext context;
   context.seed = mix_seed(options_.seed, static_cast<uint64_t>(options_.layer_index),
                           static_cast<uint64_t>(args.step));
@@ -64,81 +63,130 @@ MoEOutput MoELayerImpl::forward(const at::Tensor& x, const MoEForwardArgs& args)
     context.group_nodes.assign(std::max<size_t>(context.group_sizes.size(), 1),
                                options_.node_index);
   }
-  // Training-time token shuffle across the EP group (token_shuffle.h): the layer routes and
-  // computes the shuffled tokens, and its output is unshuffled at the end.
-  const bool shuffled = shuffle_ != nullptr && context.training;
-  ShuffleHandle shuffle;
-  double shuffle_seconds = 0;  // the forward shuffle: counted as dispatch, not routing
-  if (shuffled) {
-    const Clock::time_point s0 = Clock::now();
-    SY_CHECK(!options_.batch_independent &&
-             options_.aux.load_balancing != LoadBalancingLoss::kSequence)
-        << "the token shuffle breaks sequences: no batch-independent mode or sequence loss";
-    shuffle = shuffle_->plan(num_tokens, context.group_sizes, context.seed);
-    tokens = shuffle_->forward(tokens, shuffle);  // [T', H]
-    if (context.token_ids.defined()) {
-      at::Tensor ids = context.token_ids.dim() == 1 ? context.token_ids.unsqueeze(0)
-                                                    : context.token_ids;  // [B, S]
-      at::Tensor prev = at::cat({ids.narrow(1, 0, 1), ids.narrow(1, 0, ids.size(1) - 1)}, 1);
-      at::Tensor pairs = at::stack({ids.reshape({-1}), prev.reshape({-1})}, 1).to(at::kLong);
-      pairs = shuffle_->forward(pairs, shuffle);  // [T, 2] -> [T', 2] (id, predecessor id)
-      context.token_ids = pairs.select(1, 0).contiguous();           // [T']
-      context.previous_token_ids = pairs.select(1, 1).contiguous();  // [T']
-    }
-    context.group_sizes = shuffle.shuffled_group_sizes;
-    shuffle_seconds = seconds(s0, Clock::now());
-  }
-  const int64_t routed_tokens = tokens.size(0);  // T' (= T without the shuffle)
-  if (batch_group_ != nullptr) {
-    // Row offset of this rank in the rank-ordered global batch ([W] token counts).
-    at::Tensor mine = at::full({1}, routed_tokens, at::kLong);
-    at::Tensor all = at::empty({batch_group_->size()}, at::kLong);
-    batch_group_->all_gather(all, mine)->wait();
-    context.row_offset = all.narrow(0, 0, batch_group_->rank()).sum().item<int64_t>();
-    context.global_rows = all.sum().item<int64_t>();
-  }
+  return context;
+}
 
-  RoutingResult routing = router_->route(tokens, context);
+at::Tensor MoELayerImpl::shuffle(const at::Tensor& tokens,
+                                 RoutingContext* context,
+                                 ShuffleHandle* handle) {
+  SY_CHECK(!options_.batch_independent &&
+           options_.aux.load_balancing != LoadBalancingLoss::kSequence)
+      << "the token shuffle breaks sequences: no batch-independent mode or sequence loss";
+  *handle = shuffle_->plan(tokens.size(0), context->group_sizes, context->seed);
+  at::Tensor shuffled = shuffle_->forward(tokens, *handle);  // [T', H]
+  if (context->token_ids.defined()) {
+    at::Tensor ids = context->token_ids.dim() == 1 ? context->token_ids.unsqueeze(0)
+                                                   : context->token_ids;  // [B, S]
+    at::Tensor prev = at::cat({ids.narrow(1, 0, 1), ids.narrow(1, 0, ids.size(1) - 1)}, 1);
+    at::Tensor pairs = at::stack({ids.reshape({-1}), prev.reshape({-1})}, 1).to(at::kLong);
+    pairs = shuffle_->forward(pairs, *handle);  // [T, 2] -> [T', 2] (id, predecessor id)
+    context->token_ids = pairs.select(1, 0).contiguous();           // [T']
+    context->previous_token_ids = pairs.select(1, 1).contiguous();  // [T']
+  }
+  context->group_sizes = handle->shuffled_group_sizes;
+  return shuffled;
+}
+
+void MoELayerImpl::locate_rows(int64_t num_tokens,
+                               const MoEForwardArgs& args,
+                               const ShuffleHandle* shuffle,
+                               RoutingContext* context) const {
+  const CapacityOptions& cap = options_.capacity;
+  const bool random_drops = cap.capacity_factor > 0.0 && cap.drop_policy == DropPolicy::kRandom;
+  if (!router_->uses_batch_noise(context->training) && !random_drops) return;
+  if (args.batch_rows.has_value()) {
+    context->row_offset = args.batch_rows->offset;
+    context->global_rows = args.batch_rows->global;
+    if (shuffle != nullptr && shuffle->distributed) {
+      // The caller's rows are pre-shuffle, equal on every rank (T each): this EP group starts at
+      // offset - ep_rank * T, and its ranks now hold T'_r = column sums of the shuffle matrix.
+      const comm::AllToAllLayout& layout = shuffle->layout;
+      int64_t before = 0;
+      for (int r = 0; r < layout.rank(); ++r) {
+        for (int src = 0; src < layout.size(); ++src) before += layout.count(src, r);
+      }
+      context->row_offset += before - layout.rank() * shuffle->input_rows;
+    }
+    return;
+  }
+  if (host_batch_group_ == nullptr) return;
+  // [W] token counts of the batch group, rank-ordered: one all-gather.
+  const std::vector<int64_t> all = comm::all_gather(*host_batch_group_, {num_tokens});
+  context->row_offset =
+      std::accumulate(all.begin(), all.begin() + host_batch_group_->rank(), int64_t{0});
+  context->global_rows = std::accumulate(all.begin(), all.end(), int64_t{0});
+}
+
+std::vector<std::pair<std::string, double>> MoELayerImpl::add_losses(
+    RoutingResult* routing,
+    const RoutingContext& context,
+    int64_t seq_len) {
+  std::vector<std::pair<std::string, double>> erc_stats;
+  if (aux_losses_ == nullptr) {
+    routing->losses.clear();
+    return erc_stats;
+  }
   const AuxLossOptions& aux = options_.aux;
-  if (aux_losses_ != nullptr && routing.balance_ids.defined() && aux.load_balancing_coeff > 0.0) {
+  const int64_t layer = options_.layer_index;
+  if (routing->balance_ids.defined() && aux.load_balancing_coeff > 0.0) {
     if (aux.load_balancing == LoadBalancingLoss::kMicroBatch) {
-      aux_losses_->add(options_.layer_index, "load_balancing",
-                       load_balancing_loss(routing.scores, routing.balance_ids, routing.balance_k,
-                                           context.group_sizes),
+      aux_losses_->add(layer, "load_balancing",
+                       load_balancing_loss(routing->scores, routing->balance_ids,
+                                           routing->balance_k, context.group_sizes),
                        aux.load_balancing_coeff);
     } else if (aux.load_balancing == LoadBalancingLoss::kSequence) {
       SY_CHECK_GT(seq_len, 0) << "the sequence load-balancing loss needs the sequence length";
-      aux_losses_->add(options_.layer_index, "seq_load_balancing",
-                       sequence_load_balancing_loss(routing.scores, routing.balance_ids,
-                                                    routing.balance_k, seq_len),
+      aux_losses_->add(layer, "seq_load_balancing",
+                       sequence_load_balancing_loss(routing->scores, routing->balance_ids,
+                                                    routing->balance_k, seq_len),
                        aux.load_balancing_coeff);
     }
   }
-  if (aux_losses_ != nullptr && aux.z_loss_coeff > 0.0) {
-    aux_losses_->add(options_.layer_index, "z_loss", z_loss(routing.logits, context.group_sizes),
+  if (aux.z_loss_coeff > 0.0) {
+    aux_losses_->add(layer, "z_loss", z_loss(routing->logits, context.group_sizes),
                      aux.z_loss_coeff);
   }
-
-  if (aux_losses_ != nullptr && aux.dpsl_coeff > 0.0 && context.training &&
-      (aux.dpsl_warmup_only_steps <= 0 || args.step < aux.dpsl_warmup_only_steps)) {
-    at::Tensor p = routing.scores / routing.scores.sum(-1, /*keepdim=*/true).clamp_min(1e-20);
-    aux_losses_->add(options_.layer_index, "dpsl",
-                     dpsl_loss(p, aux.dpsl_prior, context.group_sizes),  // p: [T, E]
+  if (aux.dpsl_coeff > 0.0 && context.training &&
+      (aux.dpsl_warmup_only_steps <= 0 || context.step < aux.dpsl_warmup_only_steps)) {
+    // [T, E] scores normalized per token.
+    at::Tensor p = routing->scores / routing->scores.sum(-1, /*keepdim=*/true).clamp_min(1e-20);
+    aux_losses_->add(layer, "dpsl", dpsl_loss(p, aux.dpsl_prior, context.group_sizes),
                      aux.dpsl_coeff);
   }
-  for (RouterLoss& loss : routing.losses) {
-    if (aux_losses_ != nullptr && loss.coeff > 0.0) {
-      aux_losses_->add(options_.layer_index, loss.name, std::move(loss.value), loss.coeff);
-    }
+  for (RouterLoss& loss : routing->losses) {
+    if (loss.coeff > 0.0) aux_losses_->add(layer, loss.name, std::move(loss.value), loss.coeff);
   }
-  routing.losses.clear();
-  std::vector<std::pair<std::string, double>> erc_stats;
-  if (erc_ != nullptr && aux_losses_ != nullptr && context.training && aux.erc.coeff > 0.0) {
+  routing->losses.clear();
+  if (erc_ != nullptr && context.training && aux.erc.coeff > 0.0) {
     ErcResult erc = erc_->compute(router_->coupling_weight(), experts_->w1(), context.seed);
-    aux_losses_->add(options_.layer_index, "erc", erc.loss, aux.erc.coeff);
+    aux_losses_->add(layer, "erc", erc.loss, aux.erc.coeff);
     erc_stats = erc_matrix_stats(erc.matrix, aux.erc.alpha);
   }
+  return erc_stats;
+}
 
+MoEOutput MoELayerImpl::forward(const at::Tensor& x, const MoEForwardArgs& args) {
+  SY_CHECK(x.dim() == 2 || x.dim() == 3) << "MoE input must be [T, H] or [B, S, H]";
+  const int64_t hidden = x.size(-1);
+  SY_CHECK_EQ(hidden, options_.hidden_size);
+  const int64_t seq_len = x.dim() == 3 ? x.size(1) : options_.seq_len;
+  at::Tensor tokens = x.reshape({-1, hidden});  // [T, H]
+
+  const Clock::time_point t0 = Clock::now();
+  RoutingContext context = routing_context(tokens.size(0), seq_len, args);
+  // Training-time token shuffle across the EP group (token_shuffle.h): the layer routes and
+  // computes the shuffled tokens, and its output is unshuffled at the end.
+  const bool shuffled = shuffle_ != nullptr && context.training;
+  ShuffleHandle shuffle_handle;
+  double shuffle_seconds = 0;  // the forward shuffle: counted as dispatch, not routing
+  if (shuffled) {
+    const Clock::time_point s0 = Clock::now();
+    tokens = shuffle(tokens, &context, &shuffle_handle);  // [T', H]
+    shuffle_seconds = seconds_between(s0, Clock::now());
+  }
+  locate_rows(tokens.size(0), args, shuffled ? &shuffle_handle : nullptr, &context);
+  RoutingResult routing = router_->route(tokens, context);
+  std::vector<std::pair<std::string, double>> erc_stats = add_losses(&routing, context, seq_len);
   DispatchPlan plan = make_dispatch_plan(routing, options_.num_experts, options_.capacity,
                                          context.group_sizes, context);
   const Clock::time_point t1 = Clock::now();
@@ -147,12 +195,13 @@ MoEOutput MoELayerImpl::forward(const at::Tensor& x, const MoEForwardArgs& args)
   at::Tensor expert_out = experts_->forward(dispatched.tokens, dispatched.tokens_per_expert);
   const Clock::time_point t3 = Clock::now();
   at::Tensor combined = dispatcher_->combine(expert_out, dispatched.handle);  // [T', H]
-  if (shuffled) combined = shuffle_->inverse(combined, shuffle);              // [T, H]
+  if (shuffled) combined = shuffle_->inverse(combined, shuffle_handle);      // [T, H]
   const Clock::time_point t4 = Clock::now();
 
   MoEOutput out;
-  out.timing = MoETiming{seconds(t0, t1) - shuffle_seconds, seconds(t1, t2) + shuffle_seconds,
-                         seconds(t2, t3), seconds(t3, t4)};
+  out.timing = MoETiming{seconds_between(t0, t1) - shuffle_seconds,
+                         seconds_between(t1, t2) + shuffle_seconds, seconds_between(t2, t3),
+                         seconds_between(t3, t4)};
   out.output = combined.to(x.scalar_type()).view(x.sizes());
   out.stats = compute_routing_stats(routing, plan);
   count_cross_node_rows(plan, context.group_sizes, context.group_nodes, options_.num_nodes,
@@ -161,14 +210,14 @@ MoEOutput MoELayerImpl::forward(const at::Tensor& x, const MoEForwardArgs& args)
                                   erc_stats.end());
   last_routing_ = std::move(routing);
   last_plan_ = std::move(plan);
+  last_stats_ = out.stats;
   return out;
 }
 
-void MoELayerImpl::update_expert_bias(comm::Communicator* group) {
+void MoELayerImpl::update_expert_bias(const std::vector<int64_t>& global_selected) {
   if (last_plan_.selected_per_expert.empty()) return;
-  at::Tensor counts = at::tensor(last_plan_.selected_per_expert, at::kLong);  // [E]
-  if (group != nullptr) group->all_reduce(counts)->wait();
-  router_->update_expert_bias(counts);
+  SY_CHECK_EQ(static_cast<int64_t>(global_selected.size()), options_.num_experts);
+  router_->update_expert_bias(at::tensor(global_selected, at::kLong));  // [E]
 }
 
 }  // namespace switchyard::models

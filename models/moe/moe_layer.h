@@ -6,6 +6,15 @@
 //   MoEOutput out = layer->forward(x /* [B, S, H] or [T, H] */, {.step = step});
 //   loss = task(out.output) + aux_losses.weighted_sum();
 //
+// One forward: routing context (seed, groups, nodes) -> optional token shuffle -> the rows'
+// place in the global batch (only when the router or the drop policy draws batch-wide noise)
+// -> route -> layer losses -> plan -> dispatch -> experts -> combine -> unshuffle.
+// Small collectives per layer-step (tests/models/moe_collectives_test.cc counts them): the
+// dispatcher's expert-count all-gather, plus the shuffle's count all-gather when shuffling,
+// plus one all-gather of token counts when noise is drawn and the caller did not pass
+// args.batch_rows. The 4 payload exchanges (dispatch, combine, and their backward) reuse the
+// agreed layout and issue none.
+//
 // Aux losses go to the collector (not owned; outlives the layer); routing statistics come back in
 // MoEOutput. The output excludes the residual (the caller adds x): a dropped assignment
 // contributes zero, so a token with all assignments dropped has output 0.
@@ -17,18 +26,23 @@
 // token's output depends on the other sequences of its batch.
 //
 // Randomness is seeded per (options.seed, layer_index, step) and drawn for the whole batch of
-// `batch_group` (rank-ordered concatenation of every rank's tokens; null = this process only).
-// Collective (distributed dispatcher, batch_group): every rank calls forward in the same order.
+// `host_batch_group` (rank-ordered concatenation of every rank's tokens; null = this process
+// only; a host communicator, comm/host_collectives.h).
+// Collective (distributed dispatcher, batch group): every rank calls forward in the same order.
 #pragma once
 
 #include <cstdint>
 #include <memory>
+#include <optional>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include <ATen/core/Tensor.h>
 #include <torch/nn/module.h>
 #include <torch/nn/pimpl.h>
 
+#include "models/forward_context.h"
 #include "models/moe/aux_loss_collector.h"
 #include "models/moe/dispatch_plan.h"
 #include "models/moe/dpsl_loss.h"
@@ -89,6 +103,9 @@ struct MoEForwardArgs {
   // Input token ids of the tokens, [B, S] (or [T]) int64, for routers that route on them
   // (StableMoE's distilled router); undefined = none.
   at::Tensor token_ids;
+  // This rank's rows of the global batch, if the caller knows them (forward_context.h); else
+  // the layer all-gathers the token counts over its batch group when it needs them.
+  std::optional<BatchRows> batch_rows;
 };
 
 // Wall time of the forward's stages, seconds (CPU: the work is done when the call returns).
@@ -120,14 +137,14 @@ class MoELayerImpl : public torch::nn::Module {
                std::shared_ptr<TokenDispatcher> dispatcher,
                std::shared_ptr<Experts> experts,
                AuxLossCollector* aux_losses,
-               std::shared_ptr<comm::Communicator> batch_group = nullptr);
+               std::shared_ptr<comm::Communicator> host_batch_group = nullptr);
 
   MoEOutput forward(const at::Tensor& x, const MoEForwardArgs& args = {});
 
-  // DeepSeek-V3 aux-loss-free balancing, after the optimizer step: the selection counts of the
-  // last forward, summed over `group` (null = this rank only), update the router bias.
-  // Collective over `group`.
-  void update_expert_bias(comm::Communicator* group);
+  // DeepSeek-V3 aux-loss-free balancing, after the optimizer step: the router bias moves by the
+  // selection counts of the last forward summed over the batch ([E]; MoEState sums them over
+  // the world for every layer in one all-reduce).
+  void update_expert_bias(const std::vector<int64_t>& global_selected);
 
   // ERC loss (ALGORITHMS.md §2): added to the aux losses as "erc" with options.aux.erc.coeff in
   // training forwards, with its coupling-matrix statistics in MoEOutput::stats.router_metrics.
@@ -145,18 +162,38 @@ class MoELayerImpl : public torch::nn::Module {
   // The last forward's routing and plan (tests, debugging).
   const RoutingResult& last_routing() const { return last_routing_; }
   const DispatchPlan& last_plan() const { return last_plan_; }
+  // The last forward's routing statistics (this rank's tokens).
+  const RoutingStats& last_stats() const { return last_stats_; }
 
  private:
+  // The pieces of forward(), in order.
+  RoutingContext routing_context(int64_t num_tokens,
+                                 int64_t seq_len,
+                                 const MoEForwardArgs& args) const;
+  // Shuffles tokens (and the context's token ids) across the EP group: [T, H] -> [T', H].
+  at::Tensor shuffle(const at::Tensor& tokens, RoutingContext* context, ShuffleHandle* handle);
+  // Sets context->row_offset / global_rows when this forward draws batch-wide noise.
+  void locate_rows(int64_t num_tokens,
+                   const MoEForwardArgs& args,
+                   const ShuffleHandle* shuffle,
+                   RoutingContext* context) const;
+  // Adds the layer's aux losses (balance, z, DPSL, the router's own, ERC) to the collector;
+  // returns the ERC coupling-matrix statistics for the metrics.
+  std::vector<std::pair<std::string, double>> add_losses(RoutingResult* routing,
+                                                         const RoutingContext& context,
+                                                         int64_t seq_len);
+
   MoELayerOptions options_;
   std::shared_ptr<Router> router_;
   std::shared_ptr<TokenDispatcher> dispatcher_;
   std::shared_ptr<Experts> experts_;
   AuxLossCollector* aux_losses_;
-  std::shared_ptr<comm::Communicator> batch_group_;
+  std::shared_ptr<comm::Communicator> host_batch_group_;
   std::shared_ptr<ExpertRouterCouplingLoss> erc_;
   std::shared_ptr<TokenShuffle> shuffle_;
   RoutingResult last_routing_;
   DispatchPlan last_plan_;
+  RoutingStats last_stats_;
 };
 
 TORCH_MODULE(MoELayer);

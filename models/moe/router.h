@@ -84,6 +84,14 @@ class Router : public torch::nn::Module {
   // Aux-loss-free balancing (DeepSeek-V3): called after a step with the selection counts [E]
   // (float or int) of the whole batch the reference sees. Routers without a bias ignore it.
   virtual void update_expert_bias(const at::Tensor& global_counts) { (void)global_counts; }
+  // Whether route() draws batch-wide noise (router_noise.h) in this mode, so that it needs
+  // RoutingContext::row_offset / global_rows. The MoE layer only locates its rows in the global
+  // batch (a collective, unless the caller passed them) when this says so. Default true: a
+  // custom router that does not override it always gets them.
+  virtual bool uses_batch_noise(bool training) const {
+    (void)training;
+    return true;
+  }
   // Training stage of a staged router (StableMoE: 1 or 2); 0 for routers without stages. Part of
   // the model state: checkpoints store it and restore_stage() puts it back on resume.
   virtual int stage() const { return 0; }

@@ -7,16 +7,6 @@
 
 namespace switchyard::models {
 
-uint64_t mix_seed(uint64_t base, uint64_t layer, uint64_t step) {
-  auto splitmix = [](uint64_t x) {
-    x += 0x9E3779B97F4A7C15ULL;
-    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
-    return x ^ (x >> 31);
-  };
-  return splitmix(splitmix(splitmix(base) ^ layer) ^ step);
-}
-
 at::Tensor uniform_rows(uint64_t seed,
                         NoiseStream stream,
                         int64_t row_offset,

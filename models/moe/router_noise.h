@@ -10,13 +10,15 @@
 
 #include <ATen/core/Tensor.h>
 
+#include "core/seed.h"
+
 namespace switchyard::models {
 
 // Distinct streams of one call's seed.
 enum class NoiseStream : uint64_t { kJitter = 1, kGumbel = 2, kRandomKeep = 3, kDropPriority = 4 };
 
-// Mixes a base seed with a layer index and a step (splitmix64): the per-(step, layer) seed.
-uint64_t mix_seed(uint64_t base, uint64_t layer, uint64_t step);
+// The per-(seed, layer, step) seeds come from core/seed.h's mix_seed.
+using switchyard::mix_seed;
 
 // [rows, cols] float32 uniform in [0, 1): rows [row_offset, row_offset + rows) of the
 // [global_rows, cols] draw of (seed, stream). global_rows < 0 means rows (no slicing).

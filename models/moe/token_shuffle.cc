@@ -44,11 +44,11 @@ at::Tensor shuffle_permutation(int64_t rows, uint64_t seed, int worker) {
   return at::randperm(rows, gen, at::TensorOptions().dtype(at::kLong));  // [rows]
 }
 
-TokenShuffle::TokenShuffle(std::shared_ptr<comm::Communicator> ep_group,
+TokenShuffle::TokenShuffle(std::shared_ptr<comm::Communicator> host_expert,
                            std::shared_ptr<comm::AllToAll> all_to_all)
-    : ep_group_(std::move(ep_group)), all_to_all_(std::move(all_to_all)) {
-  SY_CHECK(ep_group_ != nullptr && all_to_all_ != nullptr) << "EP group and all-to-all";
-  SY_CHECK_EQ(all_to_all_->group_size(), ep_group_->size()) << "all-to-all strategy vs EP group";
+    : host_expert_(std::move(host_expert)), all_to_all_(std::move(all_to_all)) {
+  SY_CHECK(host_expert_ != nullptr && all_to_all_ != nullptr) << "EP group and all-to-all";
+  SY_CHECK_EQ(all_to_all_->group_size(), host_expert_->size()) << "all-to-all strategy vs EP group";
 }
 
 ShuffleHandle TokenShuffle::plan(int64_t num_tokens,
@@ -56,15 +56,15 @@ ShuffleHandle TokenShuffle::plan(int64_t num_tokens,
                                  uint64_t seed) const {
   ShuffleHandle h;
   h.input_rows = num_tokens;
-  if (ep_group_ != nullptr) {
+  if (host_expert_ != nullptr) {
     SY_CHECK(group_sizes.empty()) << "the distributed shuffle takes one routing group per rank";
-    const int workers = ep_group_->size();
-    const int me = ep_group_->rank();
+    const int workers = host_expert_->size();
+    const int me = host_expert_->rank();
     h.distributed = true;
     h.send_order = shuffle_permutation(num_tokens, seed, me);  // [T]
     // Collective: all-gathers every rank's chunk sizes into the [W, W] count matrix.
     h.layout =
-        comm::AllToAllLayout::exchange_counts(*ep_group_, shuffle_chunk_sizes(num_tokens, workers));
+        comm::AllToAllLayout::exchange_counts(*host_expert_, shuffle_chunk_sizes(num_tokens, workers));
     h.output_rows = h.layout.total_recv_rows();
   } else {
     const std::vector<int64_t> groups =

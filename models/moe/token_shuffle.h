@@ -61,8 +61,9 @@ class TokenShuffle {
  public:
   // One process: shuffles the routing groups passed to plan() like that many ranks would.
   TokenShuffle() = default;
-  // Over the EP group; `all_to_all` runs over the same group.
-  TokenShuffle(std::shared_ptr<comm::Communicator> ep_group,
+  // Over the EP group: `host_expert` is its host communicator (the count all-gather of plan()),
+  // `all_to_all` runs over the same ranks.
+  TokenShuffle(std::shared_ptr<comm::Communicator> host_expert,
                std::shared_ptr<comm::AllToAll> all_to_all);
 
   // Collective over the EP group (all-gathers the token counts). `group_sizes`: the local routing
@@ -77,7 +78,7 @@ class TokenShuffle {
   at::Tensor inverse(const at::Tensor& rows, const ShuffleHandle& handle) const;
 
  private:
-  std::shared_ptr<comm::Communicator> ep_group_;
+  std::shared_ptr<comm::Communicator> host_expert_;
   std::shared_ptr<comm::AllToAll> all_to_all_;
 };
 

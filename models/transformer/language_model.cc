@@ -9,12 +9,12 @@
 
 #include "core/check.h"
 #include "models/transformer/mlp.h"
-#include "models/transformer/moe_feed_forward.h"
 
 namespace switchyard::models {
 
-TransformerBlockImpl::TransformerBlockImpl(const LanguageModelOptions& o, torch::nn::AnyModule ffn)
-    : ffn_(std::move(ffn)), custom_ffn_(!ffn_.is_empty()) {
+TransformerBlockImpl::TransformerBlockImpl(const LanguageModelOptions& o,
+                                           std::shared_ptr<FeedForward> ffn)
+    : ffn_(std::move(ffn)), custom_ffn_(ffn_ != nullptr) {
   attn_norm_ = register_module("attn_norm", Norm(o.norm, o.hidden_size));
   AttentionOptions a;
   a.hidden_size = o.hidden_size;
@@ -24,38 +24,21 @@ TransformerBlockImpl::TransformerBlockImpl(const LanguageModelOptions& o, torch:
   a.dropout = o.dropout;
   attn_ = register_module("attn", CausalSelfAttention(a));
   ffn_norm_ = register_module("ffn_norm", Norm(o.norm, o.hidden_size));
-  if (ffn_.is_empty()) {
-    ffn_ = torch::nn::AnyModule(DenseMlp(o.hidden_size, o.ffn_hidden_size, o.dropout));
-  }
-  register_module("ffn", ffn_.ptr());
+  if (ffn_ == nullptr) ffn_ = DenseMlp(o.hidden_size, o.ffn_hidden_size, o.dropout).ptr();
+  register_module("ffn", ffn_);
 }
 
-std::vector<at::Tensor> TransformerBlockImpl::ffn_parameters() const {
-  return ffn_.ptr()->parameters();
-}
+std::vector<at::Tensor> TransformerBlockImpl::ffn_parameters() const { return ffn_->parameters(); }
 
-double TransformerBlockImpl::take_attention_seconds() {
-  const double s = attention_seconds_;
-  attention_seconds_ = 0;
-  return s;
-}
-
-double LanguageModelImpl::take_attention_seconds() {
-  double total = 0;
-  for (const auto& block : *blocks_)
-    total += block->as<TransformerBlock>()->take_attention_seconds();
-  return total;
-}
-
-at::Tensor TransformerBlockImpl::forward(const at::Tensor& x, const at::Tensor& token_ids) {
+at::Tensor TransformerBlockImpl::forward(const at::Tensor& x, const ForwardContext& context) {
   const auto start = std::chrono::steady_clock::now();
   const at::Tensor h = x + attn_(attn_norm_(x));  // [B, S, H]
-  attention_seconds_ +=
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  if (auto* moe = dynamic_cast<MoEFeedForwardImpl*>(ffn_.ptr().get())) {
-    return h + moe->forward_with_token_ids(ffn_norm_(h), token_ids);  // [B, S, H]
+  if (context.times != nullptr) {
+    context.times->add(
+        "attention_forward",
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   }
-  return h + ffn_.forward(ffn_norm_(h));  // [B, S, H]
+  return h + ffn_->forward(ffn_norm_(h), context);  // [B, S, H]
 }
 
 LanguageModelImpl::LanguageModelImpl(const LanguageModelOptions& o,
@@ -70,7 +53,7 @@ LanguageModelImpl::LanguageModelImpl(const LanguageModelOptions& o,
   }
   blocks_ = register_module("blocks", torch::nn::ModuleList());
   for (int64_t layer = 0; layer < o.num_layers; ++layer) {
-    blocks_->push_back(TransformerBlock(o, make_ffn ? make_ffn(layer) : torch::nn::AnyModule()));
+    blocks_->push_back(TransformerBlock(o, make_ffn ? make_ffn(layer) : nullptr));
   }
   final_norm_ = register_module("final_norm", Norm(o.norm, o.hidden_size));
   if (!o.tie_embeddings) {
@@ -109,7 +92,7 @@ void LanguageModelImpl::initialize() {
   }
 }
 
-at::Tensor LanguageModelImpl::forward(const at::Tensor& tokens) {
+at::Tensor LanguageModelImpl::forward(const at::Tensor& tokens, const ForwardContext& context) {
   SY_CHECK_EQ(tokens.dim(), 2);
   const int64_t s = tokens.size(1);
   SY_CHECK_LE(s, options_.seq_length);
@@ -117,7 +100,9 @@ at::Tensor LanguageModelImpl::forward(const at::Tensor& tokens) {
   if (!options_.rotary) {
     x = x + position_embedding_(at::arange(s, tokens.options().dtype(at::kLong)));  // + [S, H]
   }
-  for (const auto& block : *blocks_) x = block->as<TransformerBlock>()->forward(x, tokens);
+  ForwardContext block_context = context;
+  block_context.token_ids = tokens;  // [B, S]
+  for (const auto& block : *blocks_) x = block->as<TransformerBlock>()->forward(x, block_context);
   x = final_norm_(x);
   // [B, S, H] x [V, H]^T -> [B, S, V]; a tied head reuses the embedding table.
   return options_.tie_embeddings ? at::linear(x, token_embedding_->weight) : lm_head_(x);

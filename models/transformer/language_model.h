@@ -10,14 +10,17 @@
 
 #include <functional>
 
+#include <memory>
+
 #include <torch/nn/module.h>
-#include <torch/nn/modules/container/any.h>
 #include <torch/nn/modules/container/modulelist.h>
 #include <torch/nn/modules/embedding.h>
 #include <torch/nn/modules/linear.h>
 #include <torch/nn/pimpl.h>
 
+#include "models/forward_context.h"
 #include "models/transformer/attention.h"
+#include "models/transformer/feed_forward.h"
 #include "models/transformer/norm.h"
 
 namespace switchyard::models {
@@ -36,30 +39,27 @@ struct LanguageModelOptions {
   double init_std = 0.02;
 };
 
-// Returns the feed-forward module of block `layer` (forward: [B, S, H] -> [B, S, H]), or an empty
-// AnyModule for the dense default.
-using FeedForwardFactory = std::function<torch::nn::AnyModule(int64_t layer)>;
+// Returns the feed-forward module of block `layer` (forward: [B, S, H] -> [B, S, H]), or null for
+// the dense default.
+using FeedForwardFactory = std::function<std::shared_ptr<FeedForward>(int64_t layer)>;
 
 class TransformerBlockImpl : public torch::nn::Module {
  public:
-  TransformerBlockImpl(const LanguageModelOptions& options, torch::nn::AnyModule ffn);
-  // x: [B, S, H] -> [B, S, H];  x + attn(norm(x)), then + ffn(norm(x)). token_ids [B, S]
-  // (optional) reach an MoE feed-forward (routers that route on token ids).
-  at::Tensor forward(const at::Tensor& x, const at::Tensor& token_ids = {});
+  TransformerBlockImpl(const LanguageModelOptions& options, std::shared_ptr<FeedForward> ffn);
+  // x: [B, S, H] -> [B, S, H];  x + attn(norm(x)), then + ffn(norm(x)). The context reaches the
+  // feed-forward module; attention adds its time to context.times as "attention_forward".
+  at::Tensor forward(const at::Tensor& x, const ForwardContext& context = {});
 
   // Whether the feed-forward module came from the factory (it then initializes itself).
   bool has_custom_ffn() const { return custom_ffn_; }
-  // Seconds spent in attention forwards since the last call, then reset.
-  double take_attention_seconds();
   std::vector<at::Tensor> ffn_parameters() const;
 
  private:
   Norm attn_norm_{nullptr};
   CausalSelfAttention attn_{nullptr};
   Norm ffn_norm_{nullptr};
-  torch::nn::AnyModule ffn_;
+  std::shared_ptr<FeedForward> ffn_;
   bool custom_ffn_ = false;
-  double attention_seconds_ = 0;
 };
 TORCH_MODULE(TransformerBlock);
 
@@ -67,12 +67,11 @@ class LanguageModelImpl : public torch::nn::Module {
  public:
   explicit LanguageModelImpl(const LanguageModelOptions& options,
                              const FeedForwardFactory& make_ffn = nullptr);
-  // tokens: [B, S] int64 -> logits [B, S, V] float32
-  at::Tensor forward(const at::Tensor& tokens);
+  // tokens: [B, S] int64 -> logits [B, S, V] float32. `context` (step, batch rows, timing
+  // sink) reaches every block; its token_ids are set to `tokens`.
+  at::Tensor forward(const at::Tensor& tokens, const ForwardContext& context = {});
 
   const LanguageModelOptions& options() const { return options_; }
-  // Seconds spent in attention forwards (all blocks) since the last call, then reset.
-  double take_attention_seconds();
 
  private:
   void initialize();

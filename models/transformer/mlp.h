@@ -8,13 +8,18 @@
 #include <torch/nn/modules/linear.h>
 #include <torch/nn/pimpl.h>
 
+#include "models/transformer/feed_forward.h"
+
 namespace switchyard::models {
 
-class DenseMlpImpl : public torch::nn::Module {
+class DenseMlpImpl : public FeedForward {
  public:
   DenseMlpImpl(int64_t hidden_size, int64_t ffn_hidden_size, double dropout);
   // x: [..., H] -> [..., H]
   at::Tensor forward(const at::Tensor& x);
+  at::Tensor forward(const at::Tensor& x, const ForwardContext& context) override {
+    return forward(x);
+  }
 
   torch::nn::Linear& out_proj() { return down_; }
 

@@ -13,6 +13,7 @@
 #include <gtest/gtest.h>
 
 #include "comm/a2a/make_all_to_all.h"
+#include "comm/host_collectives.h"
 #include "comm/mpi/mpi_communicator.h"
 #include "comm/process_groups.h"
 #include "comm/topology.h"
@@ -77,7 +78,7 @@ void run_case(const Case& c) {
   MoEOutput out = layer->forward(x_local, dist_args);
   ((out.output.reshape({mine, hidden}) * g_local).sum() + aux.weighted_sum()).backward();
   sync_gradients(layer, groups);
-  layer->update_expert_bias(world.get());
+  layer->update_expert_bias(comm::all_reduce_sum(*world, layer->last_plan().selected_per_expert));
 
   // Single-process reference on the concatenation, one routing group per rank.
   AuxLossCollector ref_aux;
@@ -88,7 +89,7 @@ void run_case(const Case& c) {
   ((ref_out.output.reshape({total, hidden}) * g).sum() +
    ref_aux.weighted_sum() * static_cast<double>(nonempty))
       .backward();
-  ref->update_expert_bias(nullptr);
+  ref->update_expert_bias(ref->last_plan().selected_per_expert);
 
   // Routing decisions: selected experts and surviving assignments.
   EXPECT_TRUE(at::equal(layer->last_routing().expert_ids,

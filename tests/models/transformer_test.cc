@@ -163,10 +163,10 @@ TEST(LanguageModel, TiedHeadSharesTheEmbedding) {
 
 TEST(LanguageModel, FactoryPlacesCustomFeedForward) {
   int calls = 0;
-  LanguageModel model(tiny(false), [&](int64_t layer) {
+  LanguageModel model(tiny(false), [&](int64_t layer) -> std::shared_ptr<FeedForward> {
     ++calls;
-    if (layer != 1) return torch::nn::AnyModule();
-    return torch::nn::AnyModule(DenseMlp(16, 7, 0.0));  // recognisable width
+    if (layer != 1) return nullptr;
+    return DenseMlp(16, 7, 0.0).ptr();  // recognisable width
   });
   EXPECT_EQ(calls, 2);
   const auto params = model->named_parameters();
@@ -175,11 +175,11 @@ TEST(LanguageModel, FactoryPlacesCustomFeedForward) {
 }
 
 TEST(LanguageModel, FactoryModulesKeepTheirOwnInitialization) {
-  LanguageModel model(tiny(false), [&](int64_t layer) {
+  LanguageModel model(tiny(false), [&](int64_t layer) -> std::shared_ptr<FeedForward> {
     DenseMlp mlp(16, 8, 0.0);
     torch::NoGradGuard no_grad;
     for (auto& p : mlp->parameters()) p.fill_(0.25);
-    return torch::nn::AnyModule(mlp);
+    return mlp.ptr();
   });
   for (const auto& item : model->named_parameters()) {
     if (item.key().find(".ffn.") == std::string::npos) continue;

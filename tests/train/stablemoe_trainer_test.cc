@@ -89,15 +89,10 @@ TrainResult train(const config::ExperimentConfig& c,
   o.print_progress = false;
   o.stop_at_step = stop_at;
   o.run_dir = run_dir;
+  TrainerCallbacks callbacks;
   if (recorder != nullptr) {
     models::StableMoERouter* router = &stable_router(e);
     models::MoELayer layer = e.moe_layers.at(0)->layer();
-    auto step = std::make_shared<int64_t>(0);
-    auto set_step = e.hooks.set_step;
-    e.hooks.set_step = [set_step, step](int64_t s) {
-      *step = s;
-      set_step(s);
-    };
     const Corpus corpus = synthetic_corpus();
     SamplerOptions so;
     so.global_batch_size = o.global_batch_size;
@@ -106,16 +101,16 @@ TrainResult train(const config::ExperimentConfig& c,
     so.rank = groups.world->rank();
     so.world_size = groups.world->size();
     const BatchSampler sampler(so);
-    e.hooks.after_optimizer_step = [=]() mutable {
+    callbacks.after_optimizer_step = [=](int64_t step) mutable {
       recorder->after_step.push_back({router->distilled_embedding().detach().clone(),
                                       router->distilled_centroids().detach().clone(),
                                       router->centroids().detach().clone(), router->stage()});
-      const at::Tensor ids = sampler.batch(Split::kTrain, *step, corpus.train).inputs;  // [B, S]
+      const at::Tensor ids = sampler.batch(Split::kTrain, step, corpus.train).inputs;  // [B, S]
       recorder->routing.emplace_back(ids.reshape({-1}),
                                      layer->last_routing().expert_ids.select(1, 0).clone());
     };
   }
-  Trainer trainer(o, e.model, e.params, groups, synthetic_corpus(), e.hooks);
+  Trainer trainer(o, e.model, e.params, groups, synthetic_corpus(), e.moe, callbacks);
   return trainer.run();
 }
 

@@ -55,7 +55,7 @@ TrainResult train(const config::ExperimentConfig& c,
   o.checkpoint_dir = checkpoint_dir;
   o.print_progress = false;
   o.stop_at_step = stop_at;
-  Trainer trainer(o, e.model, e.params, groups, synthetic_corpus(), e.hooks);
+  Trainer trainer(o, e.model, e.params, groups, synthetic_corpus(), e.moe);
   return trainer.run();
 }
 
@@ -117,9 +117,8 @@ TEST(Trainer, NonFiniteGradientSkipsTheStepOnEveryRank) {
   std::vector<at::Tensor> before;  // every parameter at the start of step 3
   at::Tensor poisoned_original;
   int compared = 0;
-  const auto inner = e.hooks.set_step;
-  e.hooks.set_step = [&](int64_t step) {
-    if (inner) inner(step);
+  TrainerCallbacks callbacks;
+  callbacks.before_step = [&](int64_t step) {
     at::NoGradGuard no_grad;
     if (step == 2) {  // 0-based: the third step
       before.clear();
@@ -139,7 +138,7 @@ TEST(Trainer, NonFiniteGradientSkipsTheStepOnEveryRank) {
   TrainerOptions o = trainer_options(c);
   o.checkpoint_dir = "";
   o.print_progress = false;
-  Trainer trainer(o, e.model, e.params, g, synthetic_corpus(), e.hooks);
+  Trainer trainer(o, e.model, e.params, g, synthetic_corpus(), e.moe, callbacks);
   const TrainResult r = trainer.run();
   EXPECT_EQ(compared, static_cast<int>(params.size()));
   EXPECT_EQ(r.skipped_steps, 1);

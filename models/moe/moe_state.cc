@@ -1,0 +1,135 @@
+#include "models/moe/moe_state.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "comm/host_collectives.h"
+#include "core/check.h"
+#include "core/errors.h"
+
+namespace switchyard::models {
+namespace {
+
+// One layer's entries of the stats all-reduce: [E] selected, [E] kept, entropy, dispatched
+// rows, cross-node rows, router metrics.
+size_t stats_size(const RoutingStats& s) {
+  return 2 * s.tokens_per_expert.size() + 3 + s.router_metrics.size();
+}
+
+void append_stats(const RoutingStats& s, std::vector<double>* out) {
+  for (int64_t c : s.tokens_per_expert) out->push_back(static_cast<double>(c));
+  for (int64_t c : s.kept_per_expert) out->push_back(static_cast<double>(c));
+  out->push_back(s.router_entropy);
+  out->push_back(static_cast<double>(s.dispatched_rows));
+  out->push_back(static_cast<double>(s.cross_node_rows));
+  for (const auto& m : s.router_metrics) out->push_back(m.second);
+}
+
+// `sums`: the layer's entries summed over `ranks` ranks.
+LayerLoadReport layer_report(const RoutingStats& s, const double* sums, int ranks) {
+  const auto e = static_cast<int64_t>(s.tokens_per_expert.size());
+  LayerLoadReport r;
+  r.tokens_per_expert.resize(static_cast<size_t>(e));
+  double selected = 0, kept = 0, max_load = 0;
+  for (int64_t i = 0; i < e; ++i) {
+    r.tokens_per_expert[static_cast<size_t>(i)] = static_cast<int64_t>(sums[i]);
+    selected += sums[i];
+    kept += sums[e + i];
+    max_load = std::max(max_load, sums[i]);
+  }
+  const double mean = e > 0 ? selected / e : 0.0;
+  double var = 0;
+  for (int64_t c : r.tokens_per_expert) var += (c - mean) * (c - mean);
+  var = e > 0 ? var / e : 0.0;
+  const double rows = sums[2 * e + 1];
+  r.dropped_fraction = selected > 0 ? 1.0 - kept / selected : 0.0;
+  r.router_entropy = sums[2 * e] / ranks;
+  r.max_over_mean_load = mean > 0 ? max_load / mean : 0.0;
+  r.load_cv = mean > 0 ? std::sqrt(var) / mean : 0.0;
+  r.cross_node_fraction = rows > 0 ? sums[2 * e + 2] / rows : 0.0;
+  for (size_t i = 0; i < s.router_metrics.size(); ++i) {
+    r.router_metrics.emplace_back(s.router_metrics[i].first, sums[2 * e + 3 + i] / ranks);
+  }
+  return r;
+}
+
+}  // namespace
+
+MoEState::MoEState(std::shared_ptr<comm::Communicator> host_world,
+                   std::shared_ptr<comm::AllToAll> all_to_all,
+                   bool expert_bias_updates)
+    : host_world_(std::move(host_world)),
+      all_to_all_(std::move(all_to_all)),
+      expert_bias_updates_(expert_bias_updates) {}
+
+std::vector<std::pair<std::string, double>> MoEState::aux_report() const {
+  if (host_world_ == nullptr) {
+    std::vector<std::pair<std::string, double>> out;
+    for (const AuxLossEntry& e : aux_losses_.entries()) {
+      out.emplace_back("layer" + std::to_string(e.layer) + "/" + e.name,
+                       e.value.detach().to(at::kDouble).item<double>());
+    }
+    return out;
+  }
+  return aux_losses_.reduce_mean_per_layer(*host_world_);
+}
+
+void MoEState::after_optimizer_step() {
+  if (!expert_bias_updates_ || layers_.empty()) return;
+  // [L * E] selection counts of every layer, summed over the world in one all-reduce.
+  std::vector<int64_t> counts;
+  for (const MoELayer& l : layers_) {
+    const std::vector<int64_t>& c = l->last_plan().selected_per_expert;
+    if (c.empty()) return;  // no forward yet
+    counts.insert(counts.end(), c.begin(), c.end());
+  }
+  if (host_world_ != nullptr) counts = comm::all_reduce_sum(*host_world_, std::move(counts));
+  size_t at = 0;
+  for (MoELayer& l : layers_) {
+    const auto e = static_cast<size_t>(l->options().num_experts);
+    l->update_expert_bias(std::vector<int64_t>(counts.begin() + at, counts.begin() + at + e));
+    at += e;
+  }
+}
+
+MoEStepReport MoEState::step_report() {
+  MoEStepReport report;
+  if (layers_.empty()) return report;
+  // [sum over layers of stats_size] per-layer statistics, summed over the world at once.
+  std::vector<double> sums;
+  for (const MoELayer& l : layers_) append_stats(l->last_stats(), &sums);
+  int ranks = 1;
+  if (host_world_ != nullptr) {
+    sums = comm::all_reduce_sum(*host_world_, std::move(sums));
+    ranks = host_world_->size();
+  }
+  size_t at = 0;
+  for (const MoELayer& l : layers_) {
+    report.layers.push_back(layer_report(l->last_stats(), sums.data() + at, ranks));
+    at += stats_size(l->last_stats());
+  }
+  if (all_to_all_ != nullptr) {
+    report.has_traffic = true;
+    report.traffic = all_to_all_->traffic();
+    all_to_all_->reset_traffic();
+  }
+  return report;
+}
+
+std::vector<int> MoEState::router_stages() const {
+  std::vector<int> stages;
+  for (MoELayer l : layers_) stages.push_back(l->router().stage());  // (a holder copy)
+  return stages;
+}
+
+void MoEState::restore_router_stages(const std::vector<int>& stages) {
+  if (stages.size() != layers_.size()) {
+    throw Error("checkpoint stores " + std::to_string(stages.size()) +
+                " router stages, the model has " + std::to_string(layers_.size()) + " MoE layers");
+  }
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    if (stages[i] != 0) layers_[i]->router().restore_stage(stages[i]);
+  }
+}
+
+}  // namespace switchyard::models
