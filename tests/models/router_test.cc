@@ -6,11 +6,11 @@
 #include <gtest/gtest.h>
 
 #include "core/errors.h"
-#include "models/moe/expert_choice_router.h"
-#include "models/moe/gshard_router.h"
 #include "models/moe/router_noise.h"
 #include "models/moe/router_registry.h"
-#include "models/moe/topk_router.h"
+#include "models/moe/routers/expert_choice_router.h"
+#include "models/moe/routers/gshard_router.h"
+#include "models/moe/routers/topk_router.h"
 #include "tests/models/moe_test_util.h"
 
 namespace switchyard::models {

@@ -9,12 +9,12 @@
 #include <gtest/gtest.h>
 
 #include "models/moe/aux_losses.h"
-#include "models/moe/locmoe_math.h"
-#include "models/moe/locmoe_router.h"
 #include "models/moe/moe_builder.h"
 #include "models/moe/router_registry.h"
-#include "models/moe/smile_router.h"
-#include "models/moe/topk_router.h"
+#include "models/moe/routers/locmoe_math.h"
+#include "models/moe/routers/locmoe_router.h"
+#include "models/moe/routers/smile_router.h"
+#include "models/moe/routers/topk_router.h"
 #include "tests/models/moe_test_util.h"
 
 namespace switchyard::models {

@@ -6,8 +6,8 @@
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
-#include "models/moe/stablemoe_losses.h"
-#include "models/moe/stablemoe_router.h"
+#include "models/moe/routers/stablemoe_losses.h"
+#include "models/moe/routers/stablemoe_router.h"
 #include "tests/models/moe_test_util.h"
 
 namespace switchyard::models {

@@ -1,4 +1,4 @@
-// File: models/moe/expert_choice_router.h
+// File: models/moe/routers/expert_choice_router.h
 //
 // Expert-choice routing (Zhou et al., "Mixture-of-Experts with Expert Choice Routing",
 // arXiv 2202.09368): S = softmax(X W) [T, E]; per routing group of n tokens every expert takes its

@@ -1,4 +1,4 @@
-#include "models/moe/stablemoe_router.h"
+#include "models/moe/routers/stablemoe_router.h"
 
 #include <algorithm>
 #include <cmath>
@@ -7,8 +7,8 @@
 #include <ATen/CPUGeneratorImpl.h>
 
 #include "core/check.h"
-#include "models/moe/stablemoe_losses.h"
-#include "models/moe/topk_router.h"
+#include "models/moe/routers/stablemoe_losses.h"
+#include "models/moe/routers/topk_router.h"
 
 namespace switchyard::models {
 

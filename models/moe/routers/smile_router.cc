@@ -1,4 +1,4 @@
-#include "models/moe/smile_router.h"
+#include "models/moe/routers/smile_router.h"
 
 #include <algorithm>
 #include <cmath>
@@ -8,7 +8,7 @@
 #include "core/check.h"
 #include "models/moe/aux_losses.h"
 #include "models/moe/router_noise.h"
-#include "models/moe/topk_router.h"
+#include "models/moe/routers/topk_router.h"
 
 namespace switchyard::models {
 namespace {

@@ -1,4 +1,4 @@
-// File: models/moe/smile_router.h
+// File: models/moe/routers/smile_router.h
 //
 // SMILE bi-level routing (He, Zheng, Zhang, Karypis, Chilimbi, Soltanolkotabi, Avestimehr,
 // "SMILE: Scaling Mixture-of-Experts with Efficient Bi-level Routing", arXiv 2212.05191;

@@ -1,4 +1,4 @@
-#include "models/moe/gshard_router.h"
+#include "models/moe/routers/gshard_router.h"
 
 #include <limits>
 
@@ -6,7 +6,7 @@
 
 #include "core/check.h"
 #include "models/moe/router_noise.h"
-#include "models/moe/topk_router.h"
+#include "models/moe/routers/topk_router.h"
 
 namespace switchyard::models {
 

@@ -1,10 +1,10 @@
-#include "models/moe/locmoe_router.h"
+#include "models/moe/routers/locmoe_router.h"
 
 #include <ATen/ATen.h>
 
 #include "core/check.h"
-#include "models/moe/locmoe_math.h"
-#include "models/moe/topk_router.h"
+#include "models/moe/routers/locmoe_math.h"
+#include "models/moe/routers/topk_router.h"
 
 namespace switchyard::models {
 

@@ -1,4 +1,4 @@
-#include "models/moe/topk_router.h"
+#include "models/moe/routers/topk_router.h"
 
 #include <limits>
 

@@ -1,4 +1,4 @@
-#include "models/moe/expert_choice_router.h"
+#include "models/moe/routers/expert_choice_router.h"
 
 #include <algorithm>
 #include <cmath>
@@ -6,7 +6,7 @@
 #include <ATen/ATen.h>
 
 #include "core/check.h"
-#include "models/moe/topk_router.h"
+#include "models/moe/routers/topk_router.h"
 
 namespace switchyard::models {
 
