@@ -3,7 +3,7 @@
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
 
-#include "models/moe/topk_router.h"
+#include "models/moe/routers/topk_router.h"
 
 namespace example {
 

@@ -109,9 +109,8 @@ DispatchPlan make_dispatch_plan(const RoutingResult& routing,
     assign_ids = r.expert_ids;
     assign_keep = r.keep;
     assign_w = r.weights;
-    plan.rectified_ids = r.expert_ids.narrow(1, slots, 2);  // [T, 2]
-    plan.num_intra_rank = r.num_intra_rank;
-    plan.num_fill_in = r.num_fill_in;
+    plan.rectified = RectifiedAssignments{r.expert_ids.narrow(1, slots, 2),  // [T, 2]
+                                          r.num_intra_rank, r.num_fill_in};
   }
   const int64_t width = assign_ids.size(1);
   at::Tensor ids = assign_ids.reshape({num_tokens * width});  // [A]

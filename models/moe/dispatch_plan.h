@@ -18,6 +18,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 #include <ATen/core/Tensor.h>
@@ -49,11 +50,10 @@ struct DispatchPlan {
   std::vector<int64_t> capacities;           // [G] per capacity group (empty when dropless)
   int64_t num_selected = 0;
   int64_t num_dropped = 0;
-  // Rectify-Router: [T, 2] int64 IR and FR expert of every token (-1 = none; undefined when
-  // rectification is off), and their counts. Kept rows include these assignments.
-  at::Tensor rectified_ids;
-  int64_t num_intra_rank = 0;
-  int64_t num_fill_in = 0;
+  // Rectify-Router: the IR and FR expert of every token and their counts; set only when
+  // rectification ran (capacity_factor > 0 and rectify enabled). Kept rows include these
+  // assignments.
+  std::optional<RectifiedAssignments> rectified;
 };
 
 // routing: the router's result for the T local tokens. capacity_groups: consecutive groups of

@@ -55,35 +55,35 @@ MoEBuildOptions moe_options_from_config(const config::MoELayerConfig& config,
   r.init_seed = mix_seed(seed, static_cast<uint64_t>(layer_index), 0x7275);
   switch (rc.gshard().second_expert_policy()) {
     case config::GShardConfig::DETERMINISTIC:
-      r.second_expert_policy = SecondExpertPolicy::kDeterministic;
+      r.gshard.second_expert_policy = SecondExpertPolicy::kDeterministic;
       break;
     case config::GShardConfig::SAMPLING:
-      r.second_expert_policy = SecondExpertPolicy::kSampling;
+      r.gshard.second_expert_policy = SecondExpertPolicy::kSampling;
       break;
     default:
-      r.second_expert_policy = SecondExpertPolicy::kRandom;
+      r.gshard.second_expert_policy = SecondExpertPolicy::kRandom;
       break;
   }
-  r.normalize_before_dropping = rc.gshard().normalize_before_dropping();
-  r.expert_choice_capacity_factor = rc.expert_choice().capacity_factor();
-  r.expert_bias = rc.aux_free_bias().enabled();
-  r.bias_update_rate = rc.aux_free_bias().update_rate();
-  r.num_expert_groups =
+  r.gshard.normalize_before_dropping = rc.gshard().normalize_before_dropping();
+  r.expert_choice.capacity_factor = rc.expert_choice().capacity_factor();
+  r.aux_free_bias.enabled = rc.aux_free_bias().enabled();
+  r.aux_free_bias.update_rate = rc.aux_free_bias().update_rate();
+  r.group_limited.num_groups =
       rc.group_limited().num_groups() < 0 ? ep_num_nodes : rc.group_limited().num_groups();
-  r.group_top_k = rc.group_limited().group_top_k();
+  r.group_limited.group_top_k = rc.group_limited().group_top_k();
   const config::StableMoEConfig& sc = rc.stablemoe();  // vocab_size: set by the model's builder
-  r.stablemoe_stage2_step = sc.stage2_step();
-  r.stablemoe_bigram = sc.distilled_router() == config::StableMoEConfig::BIGRAM_EMBEDDING;
-  r.stablemoe_distilled_dim = sc.distilled_dim();
-  r.stablemoe_balance_coeff = sc.balance_coeff();
-  r.stablemoe_distill_coeff = sc.distill_coeff();
+  r.stablemoe.stage2_step = sc.stage2_step();
+  r.stablemoe.bigram = sc.distilled_router() == config::StableMoEConfig::BIGRAM_EMBEDDING;
+  r.stablemoe.distilled_dim = sc.distilled_dim();
+  r.stablemoe.balance_coeff = sc.balance_coeff();
+  r.stablemoe.distill_coeff = sc.distill_coeff();
   r.num_nodes = ep_num_nodes;
-  r.smile_router_per_node = rc.smile().router_per_node();
-  r.smile_balance_coeff = rc.smile().balance_coeff();
-  r.smile_capacity_factor = rc.smile().capacity_factor();
-  r.locmoe_locality_coeff = rc.locmoe().locality_coeff();
-  r.locmoe_grouped_average_pooling = rc.locmoe().grouped_average_pooling();
-  r.locmoe_capacity_bound_delta = rc.locmoe().capacity_bound_delta();
+  r.smile.router_per_node = rc.smile().router_per_node();
+  r.smile.balance_coeff = rc.smile().balance_coeff();
+  r.smile.capacity_factor = rc.smile().capacity_factor();
+  r.locmoe.locality_coeff = rc.locmoe().locality_coeff();
+  r.locmoe.grouped_average_pooling = rc.locmoe().grouped_average_pooling();
+  r.locmoe.capacity_bound_delta = rc.locmoe().capacity_bound_delta();
 
   const config::DispatcherConfig& dc = config.dispatcher();
   MoELayerOptions& l = o.layer;

@@ -57,6 +57,13 @@ struct Rectification {
   int64_t num_fill_in = 0;     // FR assignments (filled slots)
 };
 
+// What a DispatchPlan keeps of a Rectification (set only when rectification ran).
+struct RectifiedAssignments {
+  at::Tensor expert_ids;       // [T, 2] int64 IR and FR expert of every token (-1 = none)
+  int64_t num_intra_rank = 0;  // tokens with an IR assignment
+  int64_t num_fill_in = 0;     // FR assignments (filled slots)
+};
+
 // routing: the router's result ([T, K] ids, logits [T, E], scores). keep: [T, K] capacity mask;
 // weights: [T, K] the combine weights without rectification. capacities / groups: per routing
 // group (groups empty = one group of T).

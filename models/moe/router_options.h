@@ -1,7 +1,8 @@
 // File: models/moe/router_options.h
 //
-// RouterOptions: one plain struct for every built-in router (filled by moe_builder.cc from
-// RouterConfig). Custom routers registered in a RouterRegistry read the fields they need.
+// RouterOptions: the options of every built-in router (filled by moe_builder.cc from
+// RouterConfig): the general fields every router reads, plus one nested struct per router family.
+// Custom routers registered in a RouterRegistry read the fields they need.
 #pragma once
 
 #include <cstdint>
@@ -11,6 +12,56 @@ namespace switchyard::models {
 
 enum class ScoreFunction { kSoftmax, kSigmoid };
 enum class SecondExpertPolicy { kDeterministic, kSampling, kRandom };
+
+// GShard top-2 (kind "gshard"): how the second expert is chosen and kept.
+struct GShardOptions {
+  SecondExpertPolicy second_expert_policy = SecondExpertPolicy::kRandom;
+  bool normalize_before_dropping = false;
+};
+
+// Expert choice (kind "expert_choice"): average experts per token c.
+struct ExpertChoiceOptions {
+  double capacity_factor = 2.0;
+};
+
+// Aux-loss-free bias (DeepSeek-V3), top-k router: selection on scores + b, b updated per step.
+struct AuxFreeBiasOptions {
+  bool enabled = false;
+  double update_rate = 1e-3;
+};
+
+// Group-limited top-k (DeepSeek-V3), top-k router: 0 = off; otherwise the experts form
+// num_groups equal groups and a token uses experts of at most group_top_k groups.
+struct GroupLimitedOptions {
+  int64_t num_groups = 0;
+  int64_t group_top_k = 1;
+};
+
+// StableMoE (Dai et al., arXiv 2204.08396), kind "stablemoe".
+struct StableMoEOptions {
+  int64_t stage2_step = 1000;
+  bool bigram = false;  // distilled router: mean of current and previous token embedding
+  int64_t distilled_dim = 50;
+  double balance_coeff = 0.3;
+  double distill_coeff = 0.3;
+  double centroid_gain = 0.1;  // orthogonal init gain of both centroid matrices
+};
+
+// SMILE (arXiv 2212.05191), kind "smile": one local router per node, per-level balance weight and
+// capacity.
+struct SmileOptions {
+  bool router_per_node = false;
+  double balance_coeff = 0.01;
+  double capacity_factor = 0.0;
+};
+
+// LocMoE (arXiv 2401.13920), kind "locmoe": locality-loss weight, GrAP gating, capacity-bound
+// delta (reported).
+struct LocMoEOptions {
+  double locality_coeff = 0.01;
+  bool grouped_average_pooling = false;
+  double capacity_bound_delta = 0.03;
+};
 
 struct RouterOptions {
   std::string kind = "top_k";  // registry name: "top_k", "gshard", "expert_choice", or custom
@@ -24,37 +75,20 @@ struct RouterOptions {
   // Router weight ~ N(0, init_std^2), drawn from init_seed (identical on every rank).
   double init_std = 0.02;
   uint64_t init_seed = 1;
-  // GShard.
-  SecondExpertPolicy second_expert_policy = SecondExpertPolicy::kRandom;
-  bool normalize_before_dropping = false;
-  // Expert choice: average experts per token c.
-  double expert_choice_capacity_factor = 2.0;
-  // Aux-loss-free bias (DeepSeek-V3).
-  bool expert_bias = false;
-  double bias_update_rate = 1e-3;
-  // Group-limited top-k: 0 = off; otherwise the experts form this many equal groups and a token
-  // uses experts of at most group_top_k groups.
-  int64_t num_expert_groups = 0;
-  int64_t group_top_k = 1;
-  // StableMoE (Dai et al., arXiv 2204.08396), kind "stablemoe".
-  int64_t vocab_size = 0;  // token ids of the distilled router
-  int64_t stablemoe_stage2_step = 1000;
-  bool stablemoe_bigram = false;  // distilled router: mean of current and previous token embedding
-  int64_t stablemoe_distilled_dim = 50;
-  double stablemoe_balance_coeff = 0.3;
-  double stablemoe_distill_coeff = 0.3;
-  double stablemoe_centroid_gain = 0.1;  // orthogonal init gain of both centroid matrices
+  // Token ids of the vocabulary (StableMoE's distilled router).
+  int64_t vocab_size = 0;
   // Nodes of the expert-parallel group (node-contiguous: node n holds experts
   // [n E / N, (n + 1) E / N)). SMILE routes over them; LocMoE's locality loss reads them.
   int64_t num_nodes = 1;
-  // SMILE (arXiv 2212.05191): one local router per node, per-level balance weight and capacity.
-  bool smile_router_per_node = false;
-  double smile_balance_coeff = 0.01;
-  double smile_capacity_factor = 0.0;
-  // LocMoE (arXiv 2401.13920): locality-loss weight, GrAP gating, capacity-bound delta (reported).
-  double locmoe_locality_coeff = 0.01;
-  bool locmoe_grouped_average_pooling = false;
-  double locmoe_capacity_bound_delta = 0.03;
+
+  // Per router family.
+  GShardOptions gshard;
+  ExpertChoiceOptions expert_choice;
+  AuxFreeBiasOptions aux_free_bias;
+  GroupLimitedOptions group_limited;
+  StableMoEOptions stablemoe;
+  SmileOptions smile;
+  LocMoEOptions locmoe;
 };
 
 }  // namespace switchyard::models

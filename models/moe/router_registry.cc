@@ -2,12 +2,12 @@
 
 #include "core/check.h"
 #include "core/errors.h"
-#include "models/moe/expert_choice_router.h"
-#include "models/moe/gshard_router.h"
-#include "models/moe/locmoe_router.h"
-#include "models/moe/smile_router.h"
-#include "models/moe/stablemoe_router.h"
-#include "models/moe/topk_router.h"
+#include "models/moe/routers/expert_choice_router.h"
+#include "models/moe/routers/gshard_router.h"
+#include "models/moe/routers/locmoe_router.h"
+#include "models/moe/routers/smile_router.h"
+#include "models/moe/routers/stablemoe_router.h"
+#include "models/moe/routers/topk_router.h"
 
 namespace switchyard::models {
 

@@ -13,7 +13,7 @@ RoutingStats compute_routing_stats(const RoutingResult& routing, const DispatchP
   RoutingStats s;
   s.tokens_per_expert = plan.selected_per_expert;
   s.kept_per_expert = plan.tokens_per_expert;
-  if (plan.rectified_ids.defined() && routing.expert_ids.numel() > 0) {
+  if (plan.rectified.has_value() && routing.expert_ids.numel() > 0) {
     // The plan's rows include the Rectify-Router assignments: count the router's own kept ones.
     at::Tensor ids = routing.expert_ids.masked_select(plan.keep & routing.expert_ids.ge(0));
     at::Tensor kept = at::bincount(ids, {}, plan.num_experts).contiguous();  // [E]
@@ -46,13 +46,13 @@ RoutingStats compute_routing_stats(const RoutingResult& routing, const DispatchP
     var /= num_experts;
     s.coefficient_of_variation = s.mean_load > 0.0 ? std::sqrt(var) / s.mean_load : 0.0;
   }
-  if (plan.rectified_ids.defined()) {
+  if (plan.rectified.has_value()) {
     // Rectify-Router: tokens with an intra-rank assignment and filled slots, per token.
     const double t = plan.num_tokens > 0 ? static_cast<double>(plan.num_tokens) : 1.0;
     s.router_metrics.emplace_back("rectify/intra_rank_per_token",
-                                  static_cast<double>(plan.num_intra_rank) / t);
+                                  static_cast<double>(plan.rectified->num_intra_rank) / t);
     s.router_metrics.emplace_back("rectify/fill_in_per_token",
-                                  static_cast<double>(plan.num_fill_in) / t);
+                                  static_cast<double>(plan.rectified->num_fill_in) / t);
   }
   return s;
 }

@@ -110,7 +110,7 @@ void run_case(const Case& c) {
   ASSERT_EQ(aux.entries().size(), ref_aux.entries().size());
   // StableMoE's stage 2 has no losses of its own.
   const bool stage2 =
-      c.options.router.kind == "stablemoe" && c.step >= c.options.router.stablemoe_stage2_step;
+      c.options.router.kind == "stablemoe" && c.step >= c.options.router.stablemoe.stage2_step;
   ASSERT_EQ(aux.entries().empty(), stage2 && c.options.layer.aux.dpsl_coeff == 0);
   for (size_t i = 0; i < aux.entries().size(); ++i) {
     at::Tensor v = aux.entries()[i].value.detach().to(at::kDouble).reshape({1});  // [1]
@@ -147,8 +147,8 @@ MoEBuildOptions base(const std::string& router) {
   spec.z_coeff = 0.0;
   MoEBuildOptions o = testing::build_options(spec);
   o.router.vocab_size = 23;
-  o.router.stablemoe_stage2_step = 10;
-  o.router.stablemoe_distilled_dim = 5;
+  o.router.stablemoe.stage2_step = 10;
+  o.router.stablemoe.distilled_dim = 5;
   return o;
 }
 
@@ -190,7 +190,7 @@ TEST(StableMoEEquivalence, ExpertParallelFourEqualsOneProcessInBothStages) {
   Case bigram;
   bigram.name = "stablemoe bigram";
   bigram.options = base("stablemoe");
-  bigram.options.router.stablemoe_bigram = true;
+  bigram.options.router.stablemoe.bigram = true;
   run_case(bigram);
 }
 
@@ -207,7 +207,7 @@ TEST(StableMoEEquivalence, TokenShuffleExpertParallelFourEqualsOneProcess) {
                  (cf > 0 ? " capacity" : " dropless");
         c.options = base("stablemoe");
         c.options.layer.shuffle_tokens = true;
-        c.options.router.stablemoe_bigram = bigram;
+        c.options.router.stablemoe.bigram = bigram;
         c.options.layer.capacity.capacity_factor = cf;
         c.step = step;
         c.rows = {6, 10, 14, 18};  // shuffled: 14, 14, 10, 10

@@ -366,7 +366,7 @@ TEST(ErcLoss, BuilderReadsTheConfigFields) {
   bool has_erc = false;
   for (const AuxLossEntry& e : aux.entries()) has_erc = has_erc || e.name == "erc";
   EXPECT_TRUE(has_erc);
-  EXPECT_TRUE(layer->last_plan().rectified_ids.defined());
+  EXPECT_TRUE(layer->last_plan().rectified.has_value());
 }
 
 }  // namespace

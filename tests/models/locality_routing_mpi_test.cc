@@ -76,10 +76,10 @@ MoEBuildOptions options_for(const Spec& s, int64_t experts, int nodes) {
   MoEBuildOptions o = testing::build_options(l);
   o.router.num_nodes = nodes;
   o.layer.num_nodes = nodes;
-  o.router.smile_router_per_node = s.per_node;
-  o.router.smile_capacity_factor = s.router == "smile" ? s.capacity_factor : 0.0;
-  o.router.locmoe_grouped_average_pooling = s.grap;
-  o.router.locmoe_locality_coeff = s.locality_coeff;
+  o.router.smile.router_per_node = s.per_node;
+  o.router.smile.capacity_factor = s.router == "smile" ? s.capacity_factor : 0.0;
+  o.router.locmoe.grouped_average_pooling = s.grap;
+  o.router.locmoe.locality_coeff = s.locality_coeff;
   return o;
 }
 

@@ -9,7 +9,7 @@
 #include "core/config/experiment.pb.h"
 #include "core/errors.h"
 #include "models/moe/moe_builder.h"
-#include "models/moe/topk_router.h"
+#include "models/moe/routers/topk_router.h"
 #include "tests/models/moe_test_util.h"
 
 namespace switchyard::models {

@@ -58,11 +58,11 @@ inline MoEBuildOptions build_options(const LayerSpec& s) {
   o.router.top_k = s.top_k;
   o.router.score_function = s.score;
   o.router.normalize_top_k = s.normalize;
-  o.router.expert_bias = s.expert_bias;
-  o.router.num_expert_groups = s.expert_groups;
-  o.router.group_top_k = s.group_top_k;
+  o.router.aux_free_bias.enabled = s.expert_bias;
+  o.router.group_limited.num_groups = s.expert_groups;
+  o.router.group_limited.group_top_k = s.group_top_k;
   o.router.input_jitter_eps = s.jitter;
-  o.router.second_expert_policy = s.second;
+  o.router.gshard.second_expert_policy = s.second;
   o.router.init_std = s.router_init_std;
   o.router.init_seed = 11;
   o.layer.hidden_size = s.hidden;

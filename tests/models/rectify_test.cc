@@ -85,10 +85,11 @@ TEST(Rectify, IntraRankTopOneSendsDroppedTokensToTheBestLocalExpert) {
   c.rectify.expert_parallel_size = 2;
   DispatchPlan p = make_dispatch_plan(r, 4, c, {4, 4}, RoutingContext{});
   EXPECT_EQ(p.num_dropped, 4);
-  EXPECT_EQ(p.num_intra_rank, 4);
-  EXPECT_EQ(to_vec(p.rectified_ids.select(1, 0)),
+  ASSERT_TRUE(p.rectified.has_value());
+  EXPECT_EQ(p.rectified->num_intra_rank, 4);
+  EXPECT_EQ(to_vec(p.rectified->expert_ids.select(1, 0)),
             std::vector<int64_t>({-1, 1, 0, -1, -1, 3, -1, 2}));
-  EXPECT_EQ(to_vec(p.rectified_ids.select(1, 1)), std::vector<int64_t>(8, -1));
+  EXPECT_EQ(to_vec(p.rectified->expert_ids.select(1, 1)), std::vector<int64_t>(8, -1));
   // §6.5 item 2: a top-1 token dropped once has o_i = E_h(x_i) (weight 1); kept tokens keep the
   // router's gate p_{i*} (Switch, no renormalization).
   auto rows = rows_of(p);
@@ -113,7 +114,8 @@ TEST(Rectify, IntraRankTopTwoWeightsAndTheExcludeKeptOption) {
   DispatchPlan p = make_dispatch_plan(r, 4, c, {}, RoutingContext{});
   // Literal formula: h = argmax over {0, 1} of (0.1, 0.3) = 1 although 1 is accepted; weights
   // (e^.3 + 1 * e^.3) / (2 e^.3): expert 1 gets weight 1 in total (two rows of 1/2).
-  EXPECT_EQ(to_vec(p.rectified_ids.select(1, 0)), std::vector<int64_t>({-1, -1, 1}));
+  ASSERT_TRUE(p.rectified.has_value());
+  EXPECT_EQ(to_vec(p.rectified->expert_ids.select(1, 0)), std::vector<int64_t>({-1, -1, 1}));
   auto rows = rows_of(p);
   EXPECT_NEAR(rows.at({2, 1}), 1.0, 1e-6);
   EXPECT_EQ(rows.count({2, 2}), 0u);
@@ -123,7 +125,8 @@ TEST(Rectify, IntraRankTopTwoWeightsAndTheExcludeKeptOption) {
 
   c.rectify.intra_rank_exclude_kept = true;  // h = 0
   DispatchPlan q = make_dispatch_plan(r, 4, c, {}, RoutingContext{});
-  EXPECT_EQ(to_vec(q.rectified_ids.select(1, 0)), std::vector<int64_t>({-1, -1, 0}));
+  ASSERT_TRUE(q.rectified.has_value());
+  EXPECT_EQ(to_vec(q.rectified->expert_ids.select(1, 0)), std::vector<int64_t>({-1, -1, 0}));
   auto qrows = rows_of(q);
   const double e1 = std::exp(0.3), e0 = std::exp(0.1);
   EXPECT_NEAR(qrows.at({2, 1}), e1 / (e1 + e0), 1e-6);
@@ -149,9 +152,10 @@ TEST(Rectify, FillInTakesTheBestSecondChoicesIntoFreeSlots) {
   RoutingResult r = routing_of(logits, 1, /*normalize=*/false);
   DispatchPlan p = make_dispatch_plan(r, 4, capacity(1.0, 1, false, true), {}, RoutingContext{});
   EXPECT_EQ(p.capacities, std::vector<int64_t>({2}));
-  EXPECT_EQ(to_vec(p.rectified_ids.select(1, 1)),
+  ASSERT_TRUE(p.rectified.has_value());
+  EXPECT_EQ(to_vec(p.rectified->expert_ids.select(1, 1)),
             std::vector<int64_t>({3, -1, 3, -1, -1, -1, -1, -1}));
-  EXPECT_EQ(p.num_fill_in, 2);
+  EXPECT_EQ(p.rectified->num_fill_in, 2);
   // §6.5 item 4: every expert processes min(C, load + candidates) = C rows here.
   EXPECT_EQ(p.tokens_per_expert, std::vector<int64_t>({2, 2, 2, 2}));
   // Weights: t0 renormalized over {0, 3}; t2 (dropped) has weight 1 on its filled expert.
@@ -184,7 +188,8 @@ TEST(Rectify, FillInOrderIsDescendingScoreAndCountsAreMinOfCapacityAndDemand) {
     const int64_t cap = p.capacities[0];
     at::Tensor keep = p.keep;
     at::Tensor ids = r.expert_ids;
-    at::Tensor fill = p.rectified_ids.select(1, 1);
+    ASSERT_TRUE(p.rectified.has_value());
+    at::Tensor fill = p.rectified->expert_ids.select(1, 1);
     at::Tensor a = logits.detach();
     for (int64_t x = 0; x < e; ++x) {
       const int64_t load = (ids.eq(x) & keep).sum().item<int64_t>();
@@ -220,7 +225,8 @@ TEST(Rectify, NoOverflowAndNoPaddingIsTheVanillaRouter) {
   CapacityOptions c = capacity(1.0, 1, true, true);
   c.rectify.expert_parallel_size = 2;
   DispatchPlan rect = make_dispatch_plan(r, 4, c, {}, {});
-  EXPECT_EQ(rect.num_intra_rank + rect.num_fill_in, 0);
+  ASSERT_TRUE(rect.rectified.has_value());
+  EXPECT_EQ(rect.rectified->num_intra_rank + rect.rectified->num_fill_in, 0);
   EXPECT_TRUE(at::equal(vanilla.token_index, rect.token_index));
   EXPECT_TRUE(at::equal(vanilla.weights, rect.weights));
   at::Tensor g1 =
@@ -256,14 +262,15 @@ TEST(Rectify, IntraRankExpertsAlwaysLiveOnTheTokensRank) {
     c.rectify.expert_parallel_size = 2;
     std::vector<int64_t> groups(ranks, per);
     DispatchPlan p = make_dispatch_plan(r, e, c, groups, {});
-    at::Tensor h = p.rectified_ids.select(1, 0);
+    ASSERT_TRUE(p.rectified.has_value());
+    at::Tensor h = p.rectified->expert_ids.select(1, 0);
     for (int64_t t = 0; t < ranks * per; ++t) {
       const int64_t hv = h[t].item<int64_t>();
       if (hv < 0) continue;
       const int64_t ep_rank = (t / per) % 2;
       EXPECT_EQ(hv / (e / 2), ep_rank) << "token " << t;
     }
-    EXPECT_GT(p.num_intra_rank, 0);
+    EXPECT_GT(p.rectified->num_intra_rank, 0);
   }
 }
 
@@ -283,16 +290,19 @@ TEST(Rectify, LayerOutputMatchesTheDirectExpertComputation) {
   at::Tensor y = layer->forward(x, {2, {}}).output;
   const DispatchPlan& p = layer->last_plan();
   EXPECT_GT(p.num_dropped, 0);
-  EXPECT_GT(p.num_intra_rank, 0);
-  EXPECT_GT(p.num_fill_in, 0);
+  ASSERT_TRUE(p.rectified.has_value());
+  EXPECT_GT(p.rectified->num_intra_rank, 0);
+  EXPECT_GT(p.rectified->num_fill_in, 0);
   // Statistics count the router's own kept assignments, not the rectified rows.
   const RoutingStats stats = compute_routing_stats(layer->last_routing(), p);
   int64_t kept = 0;
   for (int64_t c : stats.kept_per_expert) kept += c;
   EXPECT_EQ(kept, p.num_selected - p.num_dropped);
   ASSERT_EQ(stats.router_metrics.size(), 2u);
-  EXPECT_DOUBLE_EQ(stats.router_metrics[0].second, static_cast<double>(p.num_intra_rank) / 40.0);
-  EXPECT_DOUBLE_EQ(stats.router_metrics[1].second, static_cast<double>(p.num_fill_in) / 40.0);
+  EXPECT_DOUBLE_EQ(stats.router_metrics[0].second,
+                   static_cast<double>(p.rectified->num_intra_rank) / 40.0);
+  EXPECT_DOUBLE_EQ(stats.router_metrics[1].second,
+                   static_cast<double>(p.rectified->num_fill_in) / 40.0);
   at::Tensor w1 = layer->experts().w1().detach();
   at::Tensor w2 = layer->experts().w2().detach();
   at::Tensor expected = at::zeros_like(x);

@@ -6,11 +6,11 @@
 #include <gtest/gtest.h>
 
 #include "core/errors.h"
-#include "models/moe/expert_choice_router.h"
-#include "models/moe/gshard_router.h"
 #include "models/moe/router_noise.h"
 #include "models/moe/router_registry.h"
-#include "models/moe/topk_router.h"
+#include "models/moe/routers/expert_choice_router.h"
+#include "models/moe/routers/gshard_router.h"
+#include "models/moe/routers/topk_router.h"
 #include "tests/models/moe_test_util.h"
 
 namespace switchyard::models {
@@ -85,9 +85,9 @@ TEST(TopKRouter, JitterOnlyInTrainingAndSlicedFromTheGlobalBatch) {
 TEST(TopKRouter, SigmoidWithBiasSelectsBiasedButGatesUnbiased) {
   RouterOptions o = small_options(4, 1, 4);
   o.score_function = ScoreFunction::kSigmoid;
-  o.expert_bias = true;
+  o.aux_free_bias.enabled = true;
   o.normalize_top_k = false;
-  o.bias_update_rate = 0.5;
+  o.aux_free_bias.update_rate = 0.5;
   TopKRouter router(o);
   identity_weight(router);
   at::Tensor x = at::tensor({2.0f, 1.0f, 0.0f, 0.0f}).view({1, 4});
@@ -107,8 +107,8 @@ TEST(TopKRouter, SigmoidWithBiasSelectsBiasedButGatesUnbiased) {
 
 TEST(TopKRouter, GroupLimitedUsesOnlyTheBestGroups) {
   RouterOptions o = small_options(8, 2, 8);
-  o.num_expert_groups = 4;
-  o.group_top_k = 1;
+  o.group_limited.num_groups = 4;
+  o.group_limited.group_top_k = 1;
   TopKRouter router(o);
   identity_weight(router);
   // Best single expert is 0 (group 0), but group 2 (experts 4, 5) has the larger sum of its top
@@ -149,7 +149,7 @@ TEST(GShardRouter, RandomKeepFollowsTwiceTheSecondGate) {
 
 TEST(GShardRouter, DeterministicPolicyPicksTheSecondLargestLogit) {
   RouterOptions o = small_options(4, 2, 4);
-  o.second_expert_policy = SecondExpertPolicy::kDeterministic;
+  o.gshard.second_expert_policy = SecondExpertPolicy::kDeterministic;
   GShardRouter router(o);
   identity_weight(router);
   at::Tensor x = at::tensor({0.1f, 3.0f, 2.0f, -1.0f}).view({1, 4});
@@ -159,7 +159,7 @@ TEST(GShardRouter, DeterministicPolicyPicksTheSecondLargestLogit) {
 
 TEST(ExpertChoiceRouter, EveryExpertTakesExactlyKTokens) {
   RouterOptions o = small_options(4, 2, 8);
-  o.expert_choice_capacity_factor = 2.0;
+  o.expert_choice.capacity_factor = 2.0;
   ExpertChoiceRouter router(o);
   RoutingContext ctx;
   ctx.group_sizes = {12, 8};

@@ -9,12 +9,12 @@
 #include <gtest/gtest.h>
 
 #include "models/moe/aux_losses.h"
-#include "models/moe/locmoe_math.h"
-#include "models/moe/locmoe_router.h"
 #include "models/moe/moe_builder.h"
 #include "models/moe/router_registry.h"
-#include "models/moe/smile_router.h"
-#include "models/moe/topk_router.h"
+#include "models/moe/routers/locmoe_math.h"
+#include "models/moe/routers/locmoe_router.h"
+#include "models/moe/routers/smile_router.h"
+#include "models/moe/routers/topk_router.h"
 #include "tests/models/moe_test_util.h"
 
 namespace switchyard::models {
@@ -121,7 +121,7 @@ TEST(SmileRouter, BalanceLossesUniformAndCollapsed) {
 TEST(SmileRouter, GateIsProductOfLevelsAndPerNodeRouters) {
   for (bool per_node : {false, true}) {
     RouterOptions o = smile_options(8, 2);
-    o.smile_router_per_node = per_node;
+    o.smile.router_per_node = per_node;
     SmileRouter smile(o);
     EXPECT_EQ(smile.local_weight().size(0), per_node ? 8 : 4);
     at::Tensor x = make_tokens(20, 8, 4);
@@ -176,7 +176,7 @@ TEST(SmileLayer, IdentityRoundTripAndDrops) {
   for (double cf : {0.0, 1.0}) {
     MoEBuildOptions o = testing::build_options(testing::LayerSpec{});
     o.router = smile_options(8, 2, 16);
-    o.router.smile_capacity_factor = cf;
+    o.router.smile.capacity_factor = cf;
     o.layer.num_experts = 8;
     o.layer.num_nodes = 2;
     o.layer.capacity.top_k = 1;
@@ -214,7 +214,7 @@ TEST(LocMoE, GroupedAveragePoolingGating) {
   RouterOptions o = smile_options(4, 1, 16);
   o.kind = "locmoe";
   o.top_k = 2;
-  o.locmoe_grouped_average_pooling = true;
+  o.locmoe.grouped_average_pooling = true;
   LocMoERouter router(o);
   EXPECT_TRUE(router.parameters().empty());
   RoutingResult r = router.route(at::full({3, 16}, 0.7), {});
@@ -295,7 +295,7 @@ TEST(LocMoE, RouterAndLayerWiring) {
   MoEBuildOptions o = testing::build_options(testing::LayerSpec{});
   o.router.kind = "locmoe";
   o.router.num_nodes = 2;
-  o.router.locmoe_locality_coeff = 0.5;
+  o.router.locmoe.locality_coeff = 0.5;
   o.layer.num_nodes = 2;
   o.layer.node_index = 1;
   AuxLossCollector aux;

@@ -6,8 +6,8 @@
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
-#include "models/moe/stablemoe_losses.h"
-#include "models/moe/stablemoe_router.h"
+#include "models/moe/routers/stablemoe_losses.h"
+#include "models/moe/routers/stablemoe_router.h"
 #include "tests/models/moe_test_util.h"
 
 namespace switchyard::models {
@@ -22,10 +22,10 @@ RouterOptions stable_options(int64_t experts = 4, int64_t hidden = 8, int64_t vo
   o.num_experts = experts;
   o.top_k = 1;
   o.vocab_size = vocab;
-  o.stablemoe_stage2_step = 5;
-  o.stablemoe_distilled_dim = 6;
+  o.stablemoe.stage2_step = 5;
+  o.stablemoe.distilled_dim = 6;
   o.init_seed = 21;
-  o.stablemoe_centroid_gain = 1.0;  // larger scores than the default 0.1, clearer argmaxes
+  o.stablemoe.centroid_gain = 1.0;  // larger scores than the default 0.1, clearer argmaxes
   return o;
 }
 
@@ -161,7 +161,7 @@ TEST(StableMoERouter, EvaluationUsesTheDistilledRouterInStageOneAndRestoreFreeze
 
 TEST(StableMoERouter, BigramRouterAveragesTheCurrentAndPreviousTokenEmbeddings) {
   RouterOptions o = stable_options();
-  o.stablemoe_bigram = true;
+  o.stablemoe.bigram = true;
   StableMoERouter router(o);
   at::Tensor ids = at::tensor({4, 9, 2, 2, 11, 5}, at::kLong).view({2, 3});
   at::Tensor z = router.distilled_logits(ids);  // [6, E]
@@ -191,8 +191,8 @@ MoEBuildOptions stable_layer(double capacity_factor) {
   spec.z_coeff = 0.0;
   MoEBuildOptions o = testing::build_options(spec);
   o.router.vocab_size = 20;
-  o.router.stablemoe_stage2_step = 5;
-  o.router.stablemoe_distilled_dim = 6;
+  o.router.stablemoe.stage2_step = 5;
+  o.router.stablemoe.distilled_dim = 6;
   return o;
 }
 

@@ -100,9 +100,9 @@ MoEBuildOptions stablemoe_options(bool bigram, bool shuffle) {
   spec.z_coeff = 0.0;
   MoEBuildOptions o = testing::build_options(spec);
   o.router.vocab_size = 13;
-  o.router.stablemoe_stage2_step = 5;
-  o.router.stablemoe_distilled_dim = 4;
-  o.router.stablemoe_bigram = bigram;
+  o.router.stablemoe.stage2_step = 5;
+  o.router.stablemoe.distilled_dim = 4;
+  o.router.stablemoe.bigram = bigram;
   o.layer.shuffle_tokens = shuffle;
   return o;
 }

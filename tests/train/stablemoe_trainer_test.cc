@@ -17,7 +17,7 @@
 #include "comm/process_groups.h"
 #include "comm/topology.h"
 #include "core/config/config_overrides.h"
-#include "models/moe/stablemoe_router.h"
+#include "models/moe/routers/stablemoe_router.h"
 #include "tests/train/trainer_test_util.h"
 #include "train/batch_sampler.h"
 #include "train/checkpoint_store.h"

@@ -1,4 +1,4 @@
-// File: models/moe/stablemoe_router.h
+// File: models/moe/routers/stablemoe_router.h
 //
 // StableMoE two-stage routing (Dai et al., "StableMoE: Stable Routing Strategy for Mixture of
 // Experts", arXiv 2204.08396; details from the authors' fairseq code, ALGORITHMS.md §1).

@@ -1,4 +1,4 @@
-// File: models/moe/locmoe_router.h
+// File: models/moe/routers/locmoe_router.h
 //
 // LocMoE locality-aware router (Li et al., "LocMoE: A Low-overhead MoE for Large Language Model
 // Training", arXiv 2401.13920, IJCAI 2024; ALGORITHMS.md §5). Token-choice top-k on softmax

@@ -1,8 +1,8 @@
-// File: models/moe/expert_choice_router.h
+// File: models/moe/routers/expert_choice_router.h
 //
 // Expert-choice routing (Zhou et al., "Mixture-of-Experts with Expert Choice Routing",
 // arXiv 2202.09368): S = softmax(X W) [T, E]; per routing group of n tokens every expert takes its
-// top kc = min(n, ceil(n * c / E)) tokens (c = expert_choice_capacity_factor, default 2); the
+// top kc = min(n, ceil(n * c / E)) tokens (c = expert_choice.capacity_factor, default 2); the
 // gate of a chosen (token, expert) pair is S[t, e]. The result has K = E slots per token:
 // expert_ids[t, e] = e if expert e chose t, else -1. A token may get 0..E experts.
 // Balanced by construction: no balance loss (balance_ids undefined). Depends on the whole routing

@@ -1,4 +1,4 @@
-// File: models/moe/gshard_router.h
+// File: models/moe/routers/gshard_router.h
 //
 // GShard top-2 router (Lepikhin et al., "GShard: Scaling Giant Models with Conditional
 // Computation and Automatic Sharding", arXiv 2006.16668), as in fairseq's top2gate:

@@ -1,4 +1,4 @@
-#include "models/moe/stablemoe_router.h"
+#include "models/moe/routers/stablemoe_router.h"
 
 #include <algorithm>
 #include <cmath>
@@ -7,8 +7,8 @@
 #include <ATen/CPUGeneratorImpl.h>
 
 #include "core/check.h"
-#include "models/moe/stablemoe_losses.h"
-#include "models/moe/topk_router.h"
+#include "models/moe/routers/stablemoe_losses.h"
+#include "models/moe/routers/topk_router.h"
 
 namespace switchyard::models {
 
@@ -28,11 +28,11 @@ StableMoERouter::StableMoERouter(const RouterOptions& options) : options_(option
   SY_CHECK_EQ(options.top_k, 1) << "StableMoE routes each token to one expert";
   SY_CHECK_GT(options.hidden_size, 0) << "router hidden_size";
   SY_CHECK_GT(options.vocab_size, 0) << "StableMoE's distilled router needs the vocabulary size";
-  SY_CHECK_GT(options.stablemoe_distilled_dim, 0) << "distilled_dim";
+  SY_CHECK_GT(options.stablemoe.distilled_dim, 0) << "distilled_dim";
   const int64_t e = options.num_experts;
-  const int64_t d = options.stablemoe_distilled_dim;
+  const int64_t d = options.stablemoe.distilled_dim;
   centroids_ = register_parameter(
-      "centroids", seeded_orthogonal(e, options.hidden_size, options.stablemoe_centroid_gain,
+      "centroids", seeded_orthogonal(e, options.hidden_size, options.stablemoe.centroid_gain,
                                      options.init_seed));
   at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(options.init_seed + 2);
   // N(0, D^-1/2) like fairseq's Embedding helper (the StableMoE code's exact init: UNVERIFIED).
@@ -42,7 +42,7 @@ StableMoERouter::StableMoERouter(const RouterOptions& options) : options_(option
                  at::TensorOptions().dtype(at::kFloat)));
   distilled_centroids_ = register_parameter(
       "distilled_centroids",
-      seeded_orthogonal(e, d, options.stablemoe_centroid_gain, options.init_seed + 1));
+      seeded_orthogonal(e, d, options.stablemoe.centroid_gain, options.init_seed + 1));
 }
 
 void StableMoERouter::enter_stage2() {
@@ -66,7 +66,7 @@ at::Tensor StableMoERouter::distilled_logits(const at::Tensor& token_ids,
   if (previous_token_ids.defined()) {
     // Shuffled tokens: the predecessors were taken before the shuffle. ids, prev: [T]
     at::Tensor emb = at::embedding(distilled_embedding_, token_ids.reshape({-1}).to(at::kLong));
-    if (options_.stablemoe_bigram) {
+    if (options_.stablemoe.bigram) {
       at::Tensor prev = at::embedding(distilled_embedding_,
                                       previous_token_ids.reshape({-1}).to(at::kLong));  // [T, D]
       emb = (emb + prev) * 0.5;                                                         // [T, D]
@@ -76,7 +76,7 @@ at::Tensor StableMoERouter::distilled_logits(const at::Tensor& token_ids,
   at::Tensor ids = token_ids.dim() == 1 ? token_ids.unsqueeze(0) : token_ids;  // [B, S]
   SY_CHECK_EQ(ids.dim(), 2) << "token ids must be [B, S] or [T]";
   at::Tensor emb = at::embedding(distilled_embedding_, ids.to(at::kLong));  // [B, S, D]
-  if (options_.stablemoe_bigram && ids.size(1) > 1) {
+  if (options_.stablemoe.bigram && ids.size(1) > 1) {
     // Previous token's embedding; the first position pairs with itself.
     at::Tensor prev = at::cat({emb.narrow(1, 0, 1), emb.narrow(1, 0, ids.size(1) - 1)}, 1);
     emb = (emb + prev) * 0.5;  // [B, S, D]
@@ -86,7 +86,7 @@ at::Tensor StableMoERouter::distilled_logits(const at::Tensor& token_ids,
 
 RoutingResult StableMoERouter::route(const at::Tensor& tokens, const RoutingContext& context) {
   const int64_t num_tokens = tokens.size(0);
-  if (context.training && stage_ == 1 && context.step >= options_.stablemoe_stage2_step) {
+  if (context.training && stage_ == 1 && context.step >= options_.stablemoe.stage2_step) {
     enter_stage2();
   }
   if (context.token_ids.defined()) {
@@ -98,7 +98,7 @@ RoutingResult StableMoERouter::route(const at::Tensor& tokens, const RoutingCont
   r.scores = at::sigmoid(r.logits);      // [T, E]
   const bool distilled_decides = stage_ == 2 || !context.training;
   at::Tensor distilled;  // [T, E]
-  if (distilled_decides || (context.training && options_.stablemoe_distill_coeff > 0.0)) {
+  if (distilled_decides || (context.training && options_.stablemoe.distill_coeff > 0.0)) {
     distilled = distilled_logits(context.token_ids, context.previous_token_ids);
   }
   at::Tensor assignment =
@@ -107,15 +107,15 @@ RoutingResult StableMoERouter::route(const at::Tensor& tokens, const RoutingCont
   r.probs = r.scores.gather(1, r.expert_ids);  // [T, 1] sigmoid(s_{t,a_t})
   r.balance_k = 1;                             // balance_ids undefined: own balance loss
   if (context.training && stage_ == 1) {
-    if (options_.stablemoe_balance_coeff > 0.0) {
+    if (options_.stablemoe.balance_coeff > 0.0) {
       r.losses.push_back({"stablemoe_balance",
                           stablemoe_balance_loss(r.logits, assignment, context.group_sizes),
-                          options_.stablemoe_balance_coeff});
+                          options_.stablemoe.balance_coeff});
     }
-    if (options_.stablemoe_distill_coeff > 0.0) {
+    if (options_.stablemoe.distill_coeff > 0.0) {
       r.losses.push_back({"stablemoe_distill",
                           stablemoe_distill_loss(distilled, assignment, context.group_sizes),
-                          options_.stablemoe_distill_coeff});
+                          options_.stablemoe.distill_coeff});
     }
   }
   return r;

@@ -1,4 +1,4 @@
-#include "models/moe/stablemoe_losses.h"
+#include "models/moe/routers/stablemoe_losses.h"
 
 #include <numeric>
 

@@ -1,4 +1,4 @@
-#include "models/moe/smile_router.h"
+#include "models/moe/routers/smile_router.h"
 
 #include <algorithm>
 #include <cmath>
@@ -8,7 +8,7 @@
 #include "core/check.h"
 #include "models/moe/aux_losses.h"
 #include "models/moe/router_noise.h"
-#include "models/moe/topk_router.h"
+#include "models/moe/routers/topk_router.h"
 
 namespace switchyard::models {
 namespace {
@@ -90,7 +90,7 @@ SmileRouter::SmileRouter(const RouterOptions& options) : options_(options) {
   RouterOptions local_opts = options;
   local_opts.init_seed = mix_seed(options.init_seed, 1, 0x736d);
   local_opts.num_experts =
-      options.smile_router_per_node ? options.num_experts : options.num_experts / options.num_nodes;
+      options.smile.router_per_node ? options.num_experts : options.num_experts / options.num_nodes;
   local_weight_ = register_parameter("local_weight", initial_router_weight(local_opts));
 }
 
@@ -105,7 +105,7 @@ RoutingResult SmileRouter::route(const at::Tensor& tokens, const RoutingContext&
   at::Tensor a = q.detach().argmax(-1);                  // [T]
 
   at::Tensor local_all;  // [T, N, M] local logits of every node's router
-  if (options_.smile_router_per_node) {
+  if (options_.smile.router_per_node) {
     local_all = at::linear(x, local_weight_).view({num_tokens, nodes, per_node});
   } else {
     local_all = at::linear(x, local_weight_).unsqueeze(1).expand({num_tokens, nodes, per_node});
@@ -123,10 +123,10 @@ RoutingResult SmileRouter::route(const at::Tensor& tokens, const RoutingContext&
   at::Tensor expert = a * per_node + b;  // [T]
   at::Tensor gate = q.gather(1, a.view({num_tokens, 1})) * r.gather(1, b.view({num_tokens, 1}));
 
-  if (options_.smile_capacity_factor > 0.0) {
+  if (options_.smile.capacity_factor > 0.0) {
     int64_t drop1 = 0;
     int64_t drop2 = 0;
-    at::Tensor keep = smile_capacity_keep(a, b, nodes, per_node, options_.smile_capacity_factor,
+    at::Tensor keep = smile_capacity_keep(a, b, nodes, per_node, options_.smile.capacity_factor,
                                           context.group_sizes, &drop1, &drop2);  // [T]
     expert = at::where(keep, expert, at::full_like(expert, -1));
     gate = gate * keep.view({num_tokens, 1}).to(gate.scalar_type());
@@ -139,10 +139,10 @@ RoutingResult SmileRouter::route(const at::Tensor& tokens, const RoutingContext&
   // Per-level Switch losses (uniform routing at a level gives 1).
   out.losses.push_back({"smile_node_balance",
                         load_balancing_loss(q, a.view({num_tokens, 1}), 1, context.group_sizes),
-                        options_.smile_balance_coeff});
+                        options_.smile.balance_coeff});
   out.losses.push_back({"smile_local_balance",
                         load_balancing_loss(r, b.view({num_tokens, 1}), 1, context.group_sizes),
-                        options_.smile_balance_coeff});
+                        options_.smile.balance_coeff});
   return out;
 }
 

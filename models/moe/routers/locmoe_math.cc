@@ -1,4 +1,4 @@
-#include "models/moe/locmoe_math.h"
+#include "models/moe/routers/locmoe_math.h"
 
 #include <cmath>
 #include <numeric>

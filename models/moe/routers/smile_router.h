@@ -1,4 +1,4 @@
-// File: models/moe/smile_router.h
+// File: models/moe/routers/smile_router.h
 //
 // SMILE bi-level routing (He, Zheng, Zhang, Karypis, Chilimbi, Soltanolkotabi, Avestimehr,
 // "SMILE: Scaling Mixture-of-Experts with Efficient Bi-level Routing", arXiv 2212.05191;
@@ -10,10 +10,10 @@
 //   expert a_t M + b_t, gate g_t = q_{t,a_t} * r_{t,b_t}
 //
 // W_loc is shared by all nodes ([M, H]) or one per node ([N M, H], the rows of node a_t are used;
-// option router_per_node). Losses (each normalized to 1 under uniform routing, weight
-// smile_balance_coeff; Switch convention): L_node = N sum_a f_a P_a over q and a_t, L_loc =
+// option smile.router_per_node). Losses (each normalized to 1 under uniform routing, weight
+// smile.balance_coeff; Switch convention): L_node = N sum_a f_a P_a over q and a_t, L_loc =
 // M sum_b f_b P_b over r and b_t, per routing group, averaged over the groups.
-// Capacity (smile_capacity_factor cf > 0, computed at the source rank, position priority):
+// Capacity (smile.capacity_factor cf > 0, computed at the source rank, position priority):
 //   level 1: per (group, node) C_node = ceil(cf T_g / N) tokens;
 //   level 2: per (group, expert) C_loc = ceil(cf T_ga / M), T_ga = the group's tokens kept for
 //            node a. Dropped tokens get expert -1 (output 0; the residual carries them).

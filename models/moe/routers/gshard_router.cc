@@ -1,4 +1,4 @@
-#include "models/moe/gshard_router.h"
+#include "models/moe/routers/gshard_router.h"
 
 #include <limits>
 
@@ -6,7 +6,7 @@
 
 #include "core/check.h"
 #include "models/moe/router_noise.h"
-#include "models/moe/topk_router.h"
+#include "models/moe/routers/topk_router.h"
 
 namespace switchyard::models {
 
@@ -25,7 +25,7 @@ RoutingResult GShardRouter::route(const at::Tensor& tokens, const RoutingContext
   at::Tensor logits = r.logits.detach();
   at::Tensor e1 = logits.argmax(-1, /*keepdim=*/true);                               // [T, 1]
   at::Tensor rest = logits.scatter(1, e1, -std::numeric_limits<float>::infinity());  // [T, E]
-  if (context.training && options_.second_expert_policy == SecondExpertPolicy::kSampling) {
+  if (context.training && options_.gshard.second_expert_policy == SecondExpertPolicy::kSampling) {
     at::Tensor u = uniform_rows(context.seed, NoiseStream::kGumbel, context.row_offset, num_tokens,
                                 context.global_rows, options_.num_experts);  // [T, E]
     rest = rest - at::log(-at::log(u.clamp(1e-20, 1.0 - 1e-7)));             // + Gumbel
@@ -34,11 +34,11 @@ RoutingResult GShardRouter::route(const at::Tensor& tokens, const RoutingContext
   at::Tensor g1 = r.scores.gather(1, e1);             // [T, 1]
   at::Tensor g2 = r.scores.gather(1, e2);             // [T, 1]
   at::Tensor keep2 = at::ones_like(e2, at::kBool);    // [T, 1]
-  if (context.training && options_.second_expert_policy == SecondExpertPolicy::kRandom) {
+  if (context.training && options_.gshard.second_expert_policy == SecondExpertPolicy::kRandom) {
     at::Tensor u = uniform_rows(context.seed, NoiseStream::kRandomKeep, context.row_offset,
                                 num_tokens, context.global_rows, 1);  // [T, 1]
     at::Tensor g2_test = g2.detach();
-    if (options_.normalize_before_dropping) g2_test = g2_test / (g1.detach() + g2_test);
+    if (options_.gshard.normalize_before_dropping) g2_test = g2_test / (g1.detach() + g2_test);
     keep2 = (g2_test * 2.0).gt(u);
   }
   r.expert_ids = at::cat({e1, e2.masked_fill(keep2.logical_not(), -1)}, 1);  // [T, 2]

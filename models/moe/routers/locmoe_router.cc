@@ -1,10 +1,10 @@
-#include "models/moe/locmoe_router.h"
+#include "models/moe/routers/locmoe_router.h"
 
 #include <ATen/ATen.h>
 
 #include "core/check.h"
-#include "models/moe/locmoe_math.h"
-#include "models/moe/topk_router.h"
+#include "models/moe/routers/locmoe_math.h"
+#include "models/moe/routers/topk_router.h"
 
 namespace switchyard::models {
 
@@ -13,20 +13,20 @@ LocMoERouter::LocMoERouter(const RouterOptions& options) : options_(options) {
       << "top_k " << options.top_k << " with " << options.num_experts << " experts";
   SY_CHECK(options.num_nodes > 0 && options.num_experts % options.num_nodes == 0)
       << "LocMoE needs num_experts divisible by the nodes";
-  if (options.locmoe_grouped_average_pooling) {
+  if (options.locmoe.grouped_average_pooling) {
     SY_CHECK_EQ(options.hidden_size % options.num_experts, 0)
         << "GrAP needs hidden_size divisible by num_experts";
   } else {
     weight_ = register_parameter("weight", initial_router_weight(options));  // [E, H]
   }
   ec_min_ = locmoe_min_capacity_bound(options.num_experts, options.hidden_size,
-                                      options.locmoe_capacity_bound_delta);
+                                      options.locmoe.capacity_bound_delta);
 }
 
 RoutingResult LocMoERouter::route(const at::Tensor& tokens, const RoutingContext& context) {
   at::Tensor x = router_input(tokens, options_.input_jitter_eps, context);  // [T, H]
   RoutingResult r;
-  r.logits = options_.locmoe_grouped_average_pooling
+  r.logits = options_.locmoe.grouped_average_pooling
                  ? grouped_average_pooling_logits(x, options_.num_experts)
                  : at::linear(x, weight_);                                 // [T, E]
   r.scores = at::softmax(r.logits, -1);                                    // [T, E]
@@ -40,7 +40,7 @@ RoutingResult LocMoERouter::route(const at::Tensor& tokens, const RoutingContext
   r.losses.push_back(
       {"locmoe_locality",
        locality_loss(r.scores, options_.num_nodes, context.group_sizes, context.group_nodes),
-       options_.locmoe_locality_coeff});
+       options_.locmoe.locality_coeff});
   r.metrics.emplace_back("locmoe_ec_min", ec_min_);
   return r;
 }

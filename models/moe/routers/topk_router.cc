@@ -1,4 +1,4 @@
-#include "models/moe/topk_router.h"
+#include "models/moe/routers/topk_router.h"
 
 #include <limits>
 
@@ -31,12 +31,13 @@ at::Tensor initial_router_weight(const RouterOptions& options) {
 TopKRouter::TopKRouter(const RouterOptions& options) : options_(options) {
   SY_CHECK(options.top_k >= 1 && options.top_k <= options.num_experts)
       << "top_k " << options.top_k << " with " << options.num_experts << " experts";
-  if (options.num_expert_groups > 0) {
-    SY_CHECK_EQ(options.num_experts % options.num_expert_groups, 0)
+  const GroupLimitedOptions& groups = options.group_limited;
+  if (groups.num_groups > 0) {
+    SY_CHECK_EQ(options.num_experts % groups.num_groups, 0)
         << "num_expert_groups must divide num_experts";
-    SY_CHECK(options.group_top_k >= 1 && options.group_top_k <= options.num_expert_groups)
-        << "group_top_k " << options.group_top_k;
-    SY_CHECK_EQ(options.top_k % options.group_top_k, 0) << "group_top_k must divide top_k";
+    SY_CHECK(groups.group_top_k >= 1 && groups.group_top_k <= groups.num_groups)
+        << "group_top_k " << groups.group_top_k;
+    SY_CHECK_EQ(options.top_k % groups.group_top_k, 0) << "group_top_k must divide top_k";
   }
   weight_ = register_parameter("weight", initial_router_weight(options));
   expert_bias_ = register_buffer("expert_bias", at::zeros({options.num_experts}, at::kFloat));
@@ -52,16 +53,17 @@ RoutingResult TopKRouter::route(const at::Tensor& tokens, const RoutingContext& 
                                                                 : at::sigmoid(r.logits);  // [T, E]
 
   at::Tensor select = r.scores.detach();  // [T, E] selection scores, no gradient
-  if (options_.expert_bias) select = select + expert_bias_;
-  if (options_.num_expert_groups > 0 && num_tokens > 0) {
-    const int64_t groups = options_.num_expert_groups;
+  if (options_.aux_free_bias.enabled) select = select + expert_bias_;
+  const GroupLimitedOptions& limited = options_.group_limited;
+  if (limited.num_groups > 0 && num_tokens > 0) {
+    const int64_t groups = limited.num_groups;
     const int64_t per_group = num_experts / groups;
     // [T, G]: sum of the top (k / group_top_k) selection scores of each group.
     at::Tensor group_scores =
         std::get<0>(select.view({num_tokens, groups, per_group})
-                        .topk(std::min(per_group, options_.top_k / options_.group_top_k), -1))
+                        .topk(std::min(per_group, options_.top_k / limited.group_top_k), -1))
             .sum(-1);
-    at::Tensor group_idx = std::get<1>(group_scores.topk(options_.group_top_k, -1));  // [T, gk]
+    at::Tensor group_idx = std::get<1>(group_scores.topk(limited.group_top_k, -1));   // [T, gk]
     at::Tensor group_mask = at::zeros_like(group_scores).scatter(1, group_idx, 1.0);  // [T, G]
     at::Tensor expert_mask = group_mask.unsqueeze(-1)
                                  .expand({num_tokens, groups, per_group})
@@ -79,11 +81,11 @@ RoutingResult TopKRouter::route(const at::Tensor& tokens, const RoutingContext& 
 }
 
 void TopKRouter::update_expert_bias(const at::Tensor& global_counts) {
-  if (!options_.expert_bias) return;
+  if (!options_.aux_free_bias.enabled) return;
   at::NoGradGuard no_grad;
   at::Tensor load = global_counts.to(at::kFloat).view({num_experts()});  // [E]
   // b_i += gamma * sign(mean_load - load_i)
-  expert_bias_.add_(at::sign(load.mean() - load) * options_.bias_update_rate);
+  expert_bias_.add_(at::sign(load.mean() - load) * options_.aux_free_bias.update_rate);
 }
 
 }  // namespace switchyard::models

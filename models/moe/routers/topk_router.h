@@ -1,4 +1,4 @@
-// File: models/moe/topk_router.h
+// File: models/moe/routers/topk_router.h
 //
 // Token-choice top-k router with softmax or sigmoid scores. Covers:
 //   * Switch Transformer top-1 (Fedus, Zoph, Shazeer, arXiv 2101.03961): k = 1, softmax,

@@ -1,4 +1,4 @@
-#include "models/moe/expert_choice_router.h"
+#include "models/moe/routers/expert_choice_router.h"
 
 #include <algorithm>
 #include <cmath>
@@ -6,18 +6,18 @@
 #include <ATen/ATen.h>
 
 #include "core/check.h"
-#include "models/moe/topk_router.h"
+#include "models/moe/routers/topk_router.h"
 
 namespace switchyard::models {
 
 ExpertChoiceRouter::ExpertChoiceRouter(const RouterOptions& options) : options_(options) {
-  SY_CHECK_GT(options.expert_choice_capacity_factor, 0.0) << "expert-choice capacity factor";
+  SY_CHECK_GT(options.expert_choice.capacity_factor, 0.0) << "expert-choice capacity factor";
   weight_ = register_parameter("weight", initial_router_weight(options));
 }
 
 int64_t ExpertChoiceRouter::tokens_per_expert(int64_t group_tokens) const {
   const double k =
-      std::ceil(static_cast<double>(group_tokens) * options_.expert_choice_capacity_factor /
+      std::ceil(static_cast<double>(group_tokens) * options_.expert_choice.capacity_factor /
                 static_cast<double>(options_.num_experts));
   return std::min(group_tokens, static_cast<int64_t>(k));
 }

@@ -1,4 +1,4 @@
-// File: models/moe/stablemoe_losses.h
+// File: models/moe/routers/stablemoe_losses.h
 //
 // The two stage-1 losses of StableMoE (Dai et al., "StableMoE: Stable Routing Strategy for
 // Mixture of Experts", arXiv 2204.08396; formulas from the authors' code, ALGORITHMS.md §1.3),

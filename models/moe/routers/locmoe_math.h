@@ -1,4 +1,4 @@
-// File: models/moe/locmoe_math.h
+// File: models/moe/routers/locmoe_math.h
 //
 // The pure functions of LocMoE (Li, Sun, He, Zeng, Lin, Li, Zheng, Zhao, Chen, "LocMoE: A
 // Low-overhead MoE for Large Language Model Training", arXiv 2401.13920, IJCAI 2024;
