@@ -14,10 +14,11 @@
 //   at::Tensor back = all_to_all_autograd(a2a, expert_out, layout.transposed());  // combine
 //
 // Agreement. All ranks must pass layouts that describe the same exchange. A layout from
-// exchange_counts() or from_agreed_count_matrix() is agreed by construction (every rank holds the same all-gathered matrix).
-// Layouts built locally (from_count_matrix, from_counts) are verified by the strategy before any
-// payload moves: one small all-gather of every rank's counts; on disagreement every rank throws
-// CommError naming the ranks and counts that disagree (no hang, no garbage).
+// exchange_counts() or from_agreed_count_matrix() is agreed by construction (every rank holds the
+// same all-gathered matrix). Layouts built locally (from_count_matrix, from_counts) are verified by
+// the strategy before any payload moves: one small all-gather of every rank's counts; on
+// disagreement every rank throws CommError naming the ranks and counts that disagree (no hang, no
+// garbage).
 #pragma once
 
 #include <chrono>

@@ -37,8 +37,8 @@ std::vector<int64_t> all_gather(Communicator& host, const std::vector<int64_t>& 
   std::vector<int64_t> out(static_cast<size_t>(n * host.size()));
   if (out.empty()) return out;
   std::vector<int64_t> mine = values;
-  at::Tensor in = at::from_blob(mine.data(), {n}, at::kLong);                     // [n]
-  at::Tensor all = at::from_blob(out.data(), {n * host.size()}, at::kLong);       // [size * n]
+  at::Tensor in = at::from_blob(mine.data(), {n}, at::kLong);                // [n]
+  at::Tensor all = at::from_blob(out.data(), {n * host.size()}, at::kLong);  // [size * n]
   host.all_gather(all, in)->wait();
   return out;
 }

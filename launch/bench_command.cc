@@ -22,8 +22,8 @@
 #include <boost/program_options.hpp>
 #include <nlohmann/json.hpp>
 
-#include "comm/all_to_all.h"
 #include "comm/a2a/make_all_to_all.h"
+#include "comm/all_to_all.h"
 #include "comm/mpi/mpi_communicator.h"
 #include "comm/process_groups.h"
 #include "comm/topology.h"

@@ -32,8 +32,8 @@
 #include "comm/topology.h"
 #include "core/threads.h"
 #include "launch/bench_common.h"
-#include "launch/mpi_session.h"
 #include "launch/cli.h"
+#include "launch/mpi_session.h"
 #include "models/moe/moe_builder.h"
 
 namespace switchyard::launch {

@@ -24,8 +24,9 @@ std::vector<int64_t> BatchSampler::global_offsets(Split split,
   const uint64_t stream = splitmix64(options_.seed ^ splitmix64(static_cast<uint64_t>(split)));
   std::vector<int64_t> offsets(options_.global_batch_size);
   for (int64_t i = 0; i < options_.global_batch_size; ++i) {
-    const uint64_t r = splitmix64(
-        stream ^ splitmix64(static_cast<uint64_t>(step) * 0x100000001b3ULL + static_cast<uint64_t>(i)));
+    const uint64_t r =
+        splitmix64(stream ^ splitmix64(static_cast<uint64_t>(step) * 0x100000001b3ULL +
+                                       static_cast<uint64_t>(i)));
     offsets[i] = static_cast<int64_t>(r % static_cast<uint64_t>(windows));
   }
   return offsets;

@@ -118,7 +118,8 @@ void CheckpointStore::commit(int64_t step, const CheckpointManifest& manifest) c
 void CheckpointStore::commit_staged(int64_t step, CheckpointManifest manifest) const {
   const std::string staging = staging_dir(step);
   std::vector<std::string> names;
-  for (const auto& e : fs::directory_iterator(staging)) names.push_back(e.path().filename().string());
+  for (const auto& e : fs::directory_iterator(staging))
+    names.push_back(e.path().filename().string());
   std::sort(names.begin(), names.end());
   manifest.clear_files();
   for (const std::string& name : names) {

@@ -137,10 +137,9 @@ TrainerOptions trainer_options(const config::ExperimentConfig& c) {
   o.resume = c.checkpoint().resume();
   o.routing_probe_every = c.logging().routing_probe_every();
   // The probe's Dirichlet distance uses the DPSL prior (symmetric 1.0 when DPSL is off).
-  o.routing_probe_prior =
-      models::moe_options_from_config(c.model().moe(), c.model().hidden_size(),
-                                      c.model().seq_length(), 0, 0)
-          .layer.aux.dpsl_prior;
+  o.routing_probe_prior = models::moe_options_from_config(c.model().moe(), c.model().hidden_size(),
+                                                          c.model().seq_length(), 0, 0)
+                              .layer.aux.dpsl_prior;
   o.config = c;
   return o;
 }

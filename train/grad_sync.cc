@@ -128,7 +128,8 @@ double squared_norm(const std::vector<at::Tensor>& params) {
 double global_grad_norm(const std::vector<at::Tensor>& dense_params,
                         const std::vector<at::Tensor>& expert_params,
                         comm::Communicator& host_expert) {
-  const double expert_sq = comm::all_reduce_sum(host_expert, std::vector<double>{squared_norm(expert_params)})[0];
+  const double expert_sq =
+      comm::all_reduce_sum(host_expert, std::vector<double>{squared_norm(expert_params)})[0];
   return std::sqrt(squared_norm(dense_params) + expert_sq);
 }
 

@@ -39,9 +39,9 @@ nlohmann::json RoutingProbe::measure() {
     sums[l][3] = models::dpsl_distance(p, prior_);
   }
   // [L, 4] summed over the world.
-  const std::vector<double> summed =
-      comm::all_reduce_sum(*world_, std::vector<double>(sums.data_ptr<double>(),
-                                                        sums.data_ptr<double>() + sums.numel()));
+  const std::vector<double> summed = comm::all_reduce_sum(
+      *world_,
+      std::vector<double>(sums.data_ptr<double>(), sums.data_ptr<double>() + sums.numel()));
   sums = at::tensor(summed, at::kDouble).view({num_layers, 4});
   nlohmann::json out = nlohmann::json::array();
   for (int64_t l = 0; l < num_layers; ++l) {

@@ -9,13 +9,13 @@
 #include <spdlog/spdlog.h>
 #include <torch/csrc/autograd/grad_mode.h>
 
+#include "comm/host_collectives.h"
 #include "core/check.h"
 #include "core/errors.h"
 #include "core/seed.h"
 #include "train/checkpoint_store.h"
 #include "train/grad_sync.h"
 #include "train/metrics.h"
-#include "comm/host_collectives.h"
 
 namespace switchyard::train {
 namespace {
@@ -102,7 +102,8 @@ Trainer::Trainer(TrainerOptions options,
 }
 
 double Trainer::global_mean(double value) {
-  return comm::all_reduce_sum(*groups_.host_world, std::vector<double>{value})[0] / groups_.host_world->size();
+  return comm::all_reduce_sum(*groups_.host_world, std::vector<double>{value})[0] /
+         groups_.host_world->size();
 }
 
 models::ForwardContext Trainer::forward_context(const Batch& batch,
@@ -180,7 +181,8 @@ double Trainer::evaluate() {
     const Batch batch = sampler_.batch(Split::kVal, i, corpus_.val);
     moe_->begin_step();
     // [B, S, V]
-    const at::Tensor logits = model_->forward(batch.inputs, forward_context(batch, last_step_, nullptr));
+    const at::Tensor logits =
+        model_->forward(batch.inputs, forward_context(batch, last_step_, nullptr));
     sum +=
         at::cross_entropy_loss(logits.reshape({-1, logits.size(-1)}), batch.targets.reshape({-1}))
             .item<double>();

@@ -37,7 +37,8 @@ std::vector<int64_t> ExpertLayout::rows_per_local_expert() const {
   const int64_t local = local_experts();
   std::vector<int64_t> rows(static_cast<size_t>(local), 0);
   for (int src = 0; src < size; ++src) {
-    for (int64_t l = 0; l < local; ++l) rows[static_cast<size_t>(l)] += count(src, rank * local + l);
+    for (int64_t l = 0; l < local; ++l)
+      rows[static_cast<size_t>(l)] += count(src, rank * local + l);
   }
   return rows;
 }

@@ -23,11 +23,11 @@
 namespace switchyard::comm {
 
 struct ExpertLayout {
-  int rank = 0;   // this rank in the EP group
-  int size = 1;   // P
-  int64_t num_experts = 0;        // E
-  std::vector<int64_t> counts;    // [P * E]: counts[src * E + e] = rows EP rank src sends to e
-  AllToAllLayout layout;          // rank -> rank rows (sum over each rank's experts); agreed
+  int rank = 0;                 // this rank in the EP group
+  int size = 1;                 // P
+  int64_t num_experts = 0;      // E
+  std::vector<int64_t> counts;  // [P * E]: counts[src * E + e] = rows EP rank src sends to e
+  AllToAllLayout layout;        // rank -> rank rows (sum over each rank's experts); agreed
 
   int64_t local_experts() const { return size > 0 ? num_experts / size : 0; }
   int64_t count(int src, int64_t expert) const {
@@ -42,7 +42,8 @@ struct ExpertLayout {
 
 // Collective over `host` (the EP group's host communicator): one all-gather.
 // tokens_per_expert: [E] rows this rank sends to each expert; E must be a multiple of P.
-ExpertLayout exchange_expert_counts(Communicator& host, const std::vector<int64_t>& tokens_per_expert);
+ExpertLayout exchange_expert_counts(Communicator& host,
+                                    const std::vector<int64_t>& tokens_per_expert);
 
 // The same from a count matrix every rank already holds ([P * E], e.g. a single-process test).
 // Not collective. The caller guarantees that every rank passes the same matrix.

@@ -2,10 +2,10 @@
 
 #include <ATen/ATen.h>
 
-#include "comm/comm_error.h"
 #include "comm/a2a/exchange_rows.h"
 #include "comm/a2a/layout_check.h"
 #include "comm/a2a/row_blocks.h"
+#include "comm/comm_error.h"
 #include "core/check.h"
 
 namespace switchyard::comm {

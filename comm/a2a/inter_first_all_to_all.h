@@ -23,9 +23,9 @@
 
 #include <memory>
 
+#include "comm/a2a/two_level_all_to_all.h"
 #include "comm/communicator.h"
 #include "comm/reusable_buffer.h"
-#include "comm/a2a/two_level_all_to_all.h"
 
 namespace switchyard::comm {
 

@@ -20,8 +20,8 @@
 
 #include <memory>
 
-#include "comm/communicator.h"
 #include "comm/a2a/two_level_all_to_all.h"
+#include "comm/communicator.h"
 
 namespace switchyard::comm {
 

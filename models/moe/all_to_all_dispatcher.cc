@@ -28,17 +28,18 @@ DispatchedTokens AllToAllDispatcher::dispatch(const at::Tensor& tokens, const Di
   at::Tensor rows = tokens.index_select(0, plan.token_index);  // [N, H] grouped by expert
 
   // [P, E] per-expert counts of every EP rank, agreed (one all-gather, host sync).
-  const comm::ExpertLayout counts = comm::exchange_expert_counts(*host_expert_, plan.tokens_per_expert);
+  const comm::ExpertLayout counts =
+      comm::exchange_expert_counts(*host_expert_, plan.tokens_per_expert);
   DispatchedTokens out;
   out.handle.layout = counts.layout;
   at::Tensor received =
       comm::all_to_all_autograd(all_to_all_, rows.contiguous(), out.handle.layout);  // [R, H]
 
   // Received rows: by source rank, then local expert. Regroup to (local expert, source rank).
-  out.tokens_per_expert = counts.rows_per_local_expert();                      // [L]
+  out.tokens_per_expert = counts.rows_per_local_expert();                        // [L]
   out.handle.expert_order = at::tensor(counts.expert_major_order(), at::kLong);  // [R]
-  out.handle.inverse_order = at::argsort(out.handle.expert_order);              // [R]
-  out.tokens = received.index_select(0, out.handle.expert_order);               // [R, H]
+  out.handle.inverse_order = at::argsort(out.handle.expert_order);               // [R]
+  out.tokens = received.index_select(0, out.handle.expert_order);                // [R, H]
   out.handle.plan = plan;
   return out;
 }

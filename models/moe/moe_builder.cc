@@ -151,7 +151,8 @@ MoELayer build_moe_layer(const MoEBuildOptions& options,
       throw ConfigError("model.moe.num_experts", "must be a multiple of the expert-parallel size " +
                                                      std::to_string(parallel.expert_group->size()));
     }
-    dispatcher = std::make_shared<AllToAllDispatcher>(host_expert, parallel.all_to_all, num_experts);
+    dispatcher =
+        std::make_shared<AllToAllDispatcher>(host_expert, parallel.all_to_all, num_experts);
   } else {
     dispatcher = std::make_shared<LocalDispatcher>(num_experts);
   }

@@ -79,8 +79,8 @@ at::Tensor MoELayerImpl::shuffle(const at::Tensor& tokens,
                                                    : context->token_ids;  // [B, S]
     at::Tensor prev = at::cat({ids.narrow(1, 0, 1), ids.narrow(1, 0, ids.size(1) - 1)}, 1);
     at::Tensor pairs = at::stack({ids.reshape({-1}), prev.reshape({-1})}, 1).to(at::kLong);
-    pairs = shuffle_->forward(pairs, *handle);  // [T, 2] -> [T', 2] (id, predecessor id)
-    context->token_ids = pairs.select(1, 0).contiguous();           // [T']
+    pairs = shuffle_->forward(pairs, *handle);             // [T, 2] -> [T', 2] (id, predecessor id)
+    context->token_ids = pairs.select(1, 0).contiguous();  // [T']
     context->previous_token_ids = pairs.select(1, 1).contiguous();  // [T']
   }
   context->group_sizes = handle->shuffled_group_sizes;
@@ -117,10 +117,9 @@ void MoELayerImpl::locate_rows(int64_t num_tokens,
   context->global_rows = std::accumulate(all.begin(), all.end(), int64_t{0});
 }
 
-std::vector<std::pair<std::string, double>> MoELayerImpl::add_losses(
-    RoutingResult* routing,
-    const RoutingContext& context,
-    int64_t seq_len) {
+std::vector<std::pair<std::string, double>> MoELayerImpl::add_losses(RoutingResult* routing,
+                                                                     const RoutingContext& context,
+                                                                     int64_t seq_len) {
   std::vector<std::pair<std::string, double>> erc_stats;
   if (aux_losses_ == nullptr) {
     routing->losses.clear();
@@ -195,7 +194,7 @@ MoEOutput MoELayerImpl::forward(const at::Tensor& x, const MoEForwardArgs& args)
   at::Tensor expert_out = experts_->forward(dispatched.tokens, dispatched.tokens_per_expert);
   const Clock::time_point t3 = Clock::now();
   at::Tensor combined = dispatcher_->combine(expert_out, dispatched.handle);  // [T', H]
-  if (shuffled) combined = shuffle_->inverse(combined, shuffle_handle);      // [T, H]
+  if (shuffled) combined = shuffle_->inverse(combined, shuffle_handle);       // [T, H]
   const Clock::time_point t4 = Clock::now();
 
   MoEOutput out;

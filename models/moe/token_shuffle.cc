@@ -63,8 +63,8 @@ ShuffleHandle TokenShuffle::plan(int64_t num_tokens,
     h.distributed = true;
     h.send_order = shuffle_permutation(num_tokens, seed, me);  // [T]
     // Collective: all-gathers every rank's chunk sizes into the [W, W] count matrix.
-    h.layout =
-        comm::AllToAllLayout::exchange_counts(*host_expert_, shuffle_chunk_sizes(num_tokens, workers));
+    h.layout = comm::AllToAllLayout::exchange_counts(*host_expert_,
+                                                     shuffle_chunk_sizes(num_tokens, workers));
     h.output_rows = h.layout.total_recv_rows();
   } else {
     const std::vector<int64_t> groups =

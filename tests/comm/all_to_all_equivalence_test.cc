@@ -9,8 +9,8 @@
 
 #include <gtest/gtest.h>
 
-#include "comm/all_to_all.h"
 #include "comm/a2a/make_all_to_all.h"
+#include "comm/all_to_all.h"
 #include "comm/process_groups.h"
 #include "comm/topology.h"
 #include "core/errors.h"

@@ -4,9 +4,9 @@
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
+#include "comm/a2a/row_blocks.h"
 #include "comm/comm_error.h"
 #include "comm/reusable_buffer.h"
-#include "comm/a2a/row_blocks.h"
 #include "comm/topology.h"
 #include "comm/traffic.h"
 #include "core/errors.h"

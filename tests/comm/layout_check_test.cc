@@ -6,8 +6,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "comm/comm_error.h"
 #include "comm/a2a/make_all_to_all.h"
+#include "comm/comm_error.h"
 #include "comm/topology.h"
 #include "tests/comm/a2a_test_util.h"
 

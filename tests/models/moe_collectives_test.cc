@@ -45,8 +45,8 @@ CollectiveCounts run_layer_step(const Case& c, int64_t* exchanges) {
       comm::MpiCommunicator::duplicate(MPI_COMM_WORLD), counts);
   const int size = world->size();
   const int rank = world->rank();
-  const comm::ProcessGroups groups = comm::build_process_groups(
-      world, comm::make_emulated_topology(rank, size, size / 2), size);
+  const comm::ProcessGroups groups =
+      comm::build_process_groups(world, comm::make_emulated_topology(rank, size, size / 2), size);
   auto all_to_all = comm::make_all_to_all(c.algorithm, groups);
   MoEBuildOptions options = testing::build_options(c.spec);
   options.layer.shuffle_tokens = c.shuffle;
@@ -118,8 +118,8 @@ TEST(MoECollectives, PassedRowsGiveTheGatheredJitter) {
     auto world = comm::MpiCommunicator::duplicate(MPI_COMM_WORLD);
     const int size = world->size();
     const int rank = world->rank();
-    const comm::ProcessGroups groups = comm::build_process_groups(
-        world, comm::make_emulated_topology(rank, size, size / 2), size);
+    const comm::ProcessGroups groups =
+        comm::build_process_groups(world, comm::make_emulated_topology(rank, size, size / 2), size);
     MoEBuildOptions options = testing::build_options(c.spec);
     options.layer.shuffle_tokens = c.shuffle;
     AuxLossCollector aux;

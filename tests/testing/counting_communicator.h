@@ -14,7 +14,7 @@ namespace switchyard::testing {
 
 struct CollectiveCounts {
   std::map<std::string, int> calls;  // "all_gather" -> calls (every rank counts its own)
-  int small() const {  // everything but the payload all-to-all
+  int small() const {                // everything but the payload all-to-all
     int n = 0;
     for (const auto& [op, c] : calls) n += op == "all_to_all" ? 0 : c;
     return n;
@@ -66,9 +66,7 @@ class CountingCommunicator : public comm::Communicator {
     ++counts_->calls["barrier"];
     return inner_->barrier(options);
   }
-  std::shared_ptr<comm::Communicator> split(int color,
-                                            int key,
-                                            const std::string& name) override {
+  std::shared_ptr<comm::Communicator> split(int color, int key, const std::string& name) override {
     return std::make_shared<CountingCommunicator>(inner_->split(color, key, name), counts_);
   }
 

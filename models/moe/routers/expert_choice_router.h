@@ -21,6 +21,9 @@ class ExpertChoiceRouter : public Router {
   RoutingResult route(const at::Tensor& tokens, const RoutingContext& context) override;
   int64_t num_experts() const override { return options_.num_experts; }
   int64_t slots_per_token() const override { return options_.num_experts; }
+  bool uses_batch_noise(bool training) const override {
+    return training && options_.input_jitter_eps > 0.0;  // the input jitter only
+  }
 
   // Tokens each expert takes in a group of n tokens.
   int64_t tokens_per_expert(int64_t group_tokens) const;

@@ -21,6 +21,11 @@ class GShardRouter : public Router {
   RoutingResult route(const at::Tensor& tokens, const RoutingContext& context) override;
   int64_t num_experts() const override { return options_.num_experts; }
   int64_t slots_per_token() const override { return 2; }
+  // Jitter, and the second expert's Gumbel sampling or random keep.
+  bool uses_batch_noise(bool training) const override {
+    return training && (options_.input_jitter_eps > 0.0 ||
+                        options_.gshard.second_expert_policy != SecondExpertPolicy::kDeterministic);
+  }
 
   const at::Tensor& weight() const { return weight_; }  // [E, H] float32
 

@@ -22,6 +22,9 @@ class LocMoERouter : public Router {
   RoutingResult route(const at::Tensor& tokens, const RoutingContext& context) override;
   int64_t num_experts() const override { return options_.num_experts; }
   int64_t slots_per_token() const override { return options_.top_k; }
+  bool uses_batch_noise(bool training) const override {
+    return training && options_.input_jitter_eps > 0.0;  // the input jitter only
+  }
 
   const at::Tensor& weight() const { return weight_; }  // [E, H]; undefined with GrAP
 

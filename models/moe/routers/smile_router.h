@@ -34,6 +34,9 @@ class SmileRouter : public Router {
   RoutingResult route(const at::Tensor& tokens, const RoutingContext& context) override;
   int64_t num_experts() const override { return options_.num_experts; }
   int64_t slots_per_token() const override { return 1; }
+  bool uses_batch_noise(bool training) const override {
+    return training && options_.input_jitter_eps > 0.0;  // the input jitter only
+  }
 
   int64_t num_nodes() const { return options_.num_nodes; }
   int64_t experts_per_node() const { return options_.num_experts / options_.num_nodes; }

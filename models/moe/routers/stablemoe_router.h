@@ -34,6 +34,7 @@ class StableMoERouter : public Router {
   RoutingResult route(const at::Tensor& tokens, const RoutingContext& context) override;
   int64_t num_experts() const override { return options_.num_experts; }
   int64_t slots_per_token() const override { return 1; }
+  bool uses_batch_noise(bool training) const override { return false; }  // no jitter
   int stage() const override { return stage_; }
   // Stage 2 freezes the distilled router; stage 1 after stage 2 is refused.
   void restore_stage(int stage) override;

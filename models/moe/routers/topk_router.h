@@ -23,6 +23,9 @@ class TopKRouter : public Router {
   RoutingResult route(const at::Tensor& tokens, const RoutingContext& context) override;
   int64_t num_experts() const override { return options_.num_experts; }
   int64_t slots_per_token() const override { return options_.top_k; }
+  bool uses_batch_noise(bool training) const override {
+    return training && options_.input_jitter_eps > 0.0;  // the input jitter only
+  }
   void update_expert_bias(const at::Tensor& global_counts) override;
 
   const at::Tensor& weight() const { return weight_; }            // [E, H] float32
