@@ -34,6 +34,7 @@ models::LanguageModelOptions language_model_options(const config::ExperimentConf
   o.rotary = m.positions() == config::ModelConfig::ROTARY;
   o.tie_embeddings = m.tie_embeddings();
   o.dropout = m.dropout();
+  o.fused_kernels = m.kernels() != config::ModelConfig::GENERIC;
   return o;
 }
 
@@ -125,6 +126,7 @@ TrainerOptions trainer_options(const config::ExperimentConfig& c) {
   o.optimizer.beta1 = t.optimizer().beta1();
   o.optimizer.beta2 = t.optimizer().beta2();
   o.optimizer.epsilon = t.optimizer().epsilon();
+  o.optimizer.fused_cpu = c.model().kernels() != config::ModelConfig::GENERIC;
   o.grad_clip = t.optimizer().grad_clip();
   o.eval_every = t.eval_every();
   o.eval_batches = t.eval_batches();

@@ -4,6 +4,7 @@
 
 #include <ATen/ATen.h>
 #include <ATen/Dispatch.h>
+#include <c10/core/GradMode.h>
 
 #include "core/check.h"
 
@@ -63,6 +64,19 @@ SY_VECTOR_CLONES void adamw_update(
   adamw_body<double>(p, g, m, v, n, s);
 }
 
+// The same update in ATen tensor ops (any device, any floating dtype): the generic path.
+void adamw_update_generic(
+    at::Tensor& p, const at::Tensor& g, at::Tensor& m, at::Tensor& v, const AdamWStep& s) {
+  const at::Tensor grad = s.grad_scale == 1.0 ? g : g * s.grad_scale;
+  m.mul_(s.beta1).add_(grad, 1.0 - s.beta1);
+  v.mul_(s.beta2).addcmul_(grad, grad, 1.0 - s.beta2);
+  const double bc2_sqrt = std::sqrt(1.0 - std::pow(s.beta2, s.step));
+  const double step_size = s.lr / (1.0 - std::pow(s.beta1, s.step));
+  const at::Tensor denom = (v.sqrt() / bc2_sqrt).add_(s.epsilon);
+  if (s.weight_decay != 0.0) p.mul_(1.0 - s.lr * s.weight_decay);
+  p.addcdiv_(m, denom, -step_size);
+}
+
 }  // namespace
 
 Optimizer::Optimizer(const std::vector<NamedParameter>& params, const OptimizerOptions& options)
@@ -99,6 +113,11 @@ void Optimizer::step(double grad_scale) {
     ++st.step;
     const AdamWStep s{options_.learning_rate, slot.weight_decay, options_.beta1, options_.beta2,
                       options_.epsilon,       grad_scale,        st.step};
+    if (!options_.fused_cpu || !p.device().is_cpu()) {
+      c10::AutoGradMode no_grad(false);  // in-place updates of leaves that require grad
+      adamw_update_generic(p, grad, st.exp_avg, st.exp_avg_sq, s);
+      continue;
+    }
     AT_DISPATCH_FLOATING_TYPES(p.scalar_type(), "adamw_update", [&] {
       adamw_update(p.data_ptr<scalar_t>(), grad.data_ptr<scalar_t>(),
                    st.exp_avg.data_ptr<scalar_t>(), st.exp_avg_sq.data_ptr<scalar_t>(), p.numel(),

@@ -8,7 +8,9 @@
 // The update is LibTorch's AdamW formula, fused into one pass over each parameter (decoupled
 // decay, both moments, bias corrections, the step and an optional gradient scale such as the clip
 // factor) instead of the seven tensor ops and temporaries of torch::optim::AdamW;
-// tests/train/optimizer_test.cc checks it against torch::optim::AdamW step by step.
+// A generic path computes the same update with ATen tensor ops on any device (the switch is
+// OptimizerOptions::fused_cpu); tests/train/optimizer_test.cc checks both against
+// torch::optim::AdamW step by step.
 //   p *= 1 - lr * wd
 //   m = b1 * m + (1 - b1) * g;   v = b2 * v + (1 - b2) * g^2
 //   p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)
@@ -29,6 +31,9 @@ struct OptimizerOptions {
   double beta1 = 0.9;
   double beta2 = 0.99;
   double epsilon = 1e-8;
+  // The fused one-pass CPU loop for CPU parameters (model.kernels AUTO/FUSED_CPU); false = the
+  // generic update in ATen tensor ops, which runs on any device (model.kernels GENERIC, CUDA).
+  bool fused_cpu = true;
 };
 
 struct NamedParameter {

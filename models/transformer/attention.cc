@@ -15,10 +15,8 @@ CausalSelfAttentionImpl::CausalSelfAttentionImpl(const AttentionOptions& options
   const int64_t h = options_.hidden_size;
   qkv_ = register_module("qkv", torch::nn::Linear(h, 3 * h));
   out_ = register_module("out", torch::nn::Linear(h, h));
-  attn_dropout_ = register_module("attn_dropout", torch::nn::Dropout(options_.dropout));
   resid_dropout_ = register_module("resid_dropout", torch::nn::Dropout(options_.dropout));
   const int64_t s = options_.max_seq_length;
-  causal_mask_ = register_buffer("causal_mask", at::ones({s, s}, at::kBool).triu(1));
   if (options_.rotary) {
     const int64_t d = h / options_.num_heads;
     SY_CHECK_EQ(d % 2, 0) << "rotary embeddings need an even head size";
@@ -76,15 +74,14 @@ at::Tensor CausalSelfAttentionImpl::forward(const at::Tensor& x) {
     q = apply_rotary(q, cos, sin);
     k = apply_rotary(k, cos, sin);
   }
-  // [B, nh, S, S] scores, masked above the diagonal.
-  at::Tensor scores =
-      at::matmul(q, k.transpose(-2, -1)) * (1.0 / std::sqrt(static_cast<double>(d)));
-  // Module::to(dtype) converts every buffer, the bool mask included: compare as bool again.
-  const at::Tensor mask = causal_mask_.slice(0, 0, s).slice(1, 0, s).to(at::kBool);  // [S, S]
-  scores = scores.masked_fill(mask, -INFINITY);
-  const at::Tensor probs = attn_dropout_(at::softmax(scores, -1));
+  // The generic path (any device): softmax(q k^T / sqrt(D) + causal mask) v, [B, nh, S, D],
+  // with attention dropout in training.
+  const double dropout_p = dropout_active ? options_.dropout : 0.0;
+  const at::Tensor attended =
+      at::scaled_dot_product_attention(q, k, v, /*attn_mask=*/std::nullopt, dropout_p,
+                                       /*is_causal=*/true);
   // [B, nh, S, D] -> [B, S, nh, D] -> [B, S, H]
-  const at::Tensor y = at::matmul(probs, v).transpose(1, 2).contiguous().view({b, s, h});
+  const at::Tensor y = attended.transpose(1, 2).contiguous().view({b, s, h});
   return resid_dropout_(out_(y));
 }
 

@@ -19,7 +19,7 @@ struct AttentionOptions {
   double dropout = 0.0;
   // Use the fused CPU kernel (causal_attention.h) when it applies: CPU, float32/64, no attention
   // dropout in this forward (rotary embeddings are applied to q and k first). false = always the
-  // composed ATen version.
+  // generic path, at::scaled_dot_product_attention (model.kernels GENERIC; any device).
   bool fused = true;
 };
 
@@ -35,11 +35,9 @@ class CausalSelfAttentionImpl : public torch::nn::Module {
   AttentionOptions options_;
   torch::nn::Linear qkv_{nullptr};  // H -> 3H
   torch::nn::Linear out_{nullptr};  // H -> H
-  torch::nn::Dropout attn_dropout_{nullptr};
   torch::nn::Dropout resid_dropout_{nullptr};
-  at::Tensor causal_mask_;  // [S_max, S_max] bool, true above the diagonal (buffer)
-  at::Tensor rope_cos_;     // [S_max, D/2] (buffer, rotary only)
-  at::Tensor rope_sin_;     // [S_max, D/2]
+  at::Tensor rope_cos_;  // [S_max, D/2] (buffer, rotary only)
+  at::Tensor rope_sin_;  // [S_max, D/2]
 };
 TORCH_MODULE(CausalSelfAttention);
 

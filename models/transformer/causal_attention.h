@@ -16,10 +16,10 @@
 // contiguous copies, bmm looping over the heads with a tensor view per head) this does the same
 // GEMMs as direct BLAS calls on strided blocks, one pass of masked softmax, and no head
 // transposes. Saved for backward: qkv and P ([B, nh, S, S], as the composed version saves the
-// softmax output). No dropout on the probabilities: the attention module uses the composed
+// softmax output). No dropout on the probabilities: the attention module uses the generic
 // version when attention dropout is active (and rotates q and k before packing for rotary).
 // float32 and float64, CPU, contiguous qkv.
-// tests/models/transformer_test.cc compares it with the composed version (values, gradients).
+// tests/models/transformer_test.cc compares it with the generic SDPA path (values, gradients).
 #pragma once
 
 #include <cstdint>

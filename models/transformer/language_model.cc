@@ -22,6 +22,7 @@ TransformerBlockImpl::TransformerBlockImpl(const LanguageModelOptions& o,
   a.max_seq_length = o.seq_length;
   a.rotary = o.rotary;
   a.dropout = o.dropout;
+  a.fused = o.fused_kernels;
   attn_ = register_module("attn", CausalSelfAttention(a));
   ffn_norm_ = register_module("ffn_norm", Norm(o.norm, o.hidden_size));
   if (ffn_ == nullptr) ffn_ = DenseMlp(o.hidden_size, o.ffn_hidden_size, o.dropout).ptr();

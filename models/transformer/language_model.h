@@ -37,6 +37,8 @@ struct LanguageModelOptions {
   bool tie_embeddings = true;
   double dropout = 0.0;
   double init_std = 0.02;
+  // The fused CPU attention kernel where it applies; false = the generic path (model.kernels).
+  bool fused_kernels = true;
 };
 
 // Returns the feed-forward module of block `layer` (forward: [B, S, H] -> [B, S, H]), or null for

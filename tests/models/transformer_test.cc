@@ -76,7 +76,8 @@ TEST_P(Causality, FutureTokensDoNotChangePastLogits) {
 
 INSTANTIATE_TEST_SUITE_P(LearnedAndRotary, Causality, ::testing::Bool());
 
-// The fused attention kernel (causal_attention.h) against the composed ATen version: same
+// The fused attention kernel (causal_attention.h) against the generic path (model.kernels GENERIC:
+// at::scaled_dot_product_attention, the code a GPU runs): same
 // weights, same input, outputs and every gradient (input, QKV and output projections), in float64
 // (tight) and float32, with a sequence shorter than the maximum, heads of odd size, and rotary
 // position embeddings.

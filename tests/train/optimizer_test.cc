@@ -3,6 +3,7 @@
 // weight-decay groups; frozen parameters; state round trip.
 #include <map>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include <ATen/ATen.h>
@@ -20,10 +21,12 @@ double max_relative_error(const at::Tensor& a, const at::Tensor& b) {
   return ((da - db).abs() / db.abs().clamp_min(1e-3)).max().item<double>();
 }
 
-class AdamWAgainstLibTorch : public ::testing::TestWithParam<at::ScalarType> {};
+// (dtype, fused CPU loop or the generic ATen update): both paths against LibTorch's AdamW, hence
+// against each other (model.kernels FUSED_CPU vs GENERIC).
+class AdamWAgainstLibTorch : public ::testing::TestWithParam<std::tuple<at::ScalarType, bool>> {};
 
 TEST_P(AdamWAgainstLibTorch, TwentyStepsWithDecayGroupsScheduleAndClipFactor) {
-  const at::ScalarType dtype = GetParam();
+  const at::ScalarType dtype = std::get<0>(GetParam());
   const auto opts = at::TensorOptions().dtype(dtype);
   at::manual_seed(5);
   const at::Tensor w0 = at::randn({7, 5}, opts);
@@ -34,6 +37,7 @@ TEST_P(AdamWAgainstLibTorch, TwentyStepsWithDecayGroupsScheduleAndClipFactor) {
   OptimizerOptions o;
   o.learning_rate = 3e-3;
   o.weight_decay = 0.1;
+  o.fused_cpu = std::get<1>(GetParam());
   Optimizer ours({{"w", w}, {"b", b}}, o);
   // Reference: LibTorch's AdamW with the same two groups.
   at::Tensor rw = w0.clone().requires_grad_(true);
@@ -73,14 +77,40 @@ TEST_P(AdamWAgainstLibTorch, TwentyStepsWithDecayGroupsScheduleAndClipFactor) {
   ASSERT_EQ(state.size(), 2u);
   EXPECT_EQ(state.at("w").step, 20);
   const auto& ref_state = static_cast<const torch::optim::AdamWParamState&>(
-      *reference.state().at(c10::guts::to_string(rw.unsafeGetTensorImpl())));
+      *reference.state().at(rw.unsafeGetTensorImpl()));
   EXPECT_LT(max_relative_error(state.at("w").exp_avg, ref_state.exp_avg()), tolerance * 10);
   EXPECT_LT(max_relative_error(state.at("w").exp_avg_sq, ref_state.exp_avg_sq()), tolerance * 10);
   // The bias had no weight decay: with decay its trajectory would differ.
   EXPECT_FALSE(at::allclose(b, b0));
 }
 
-INSTANTIATE_TEST_SUITE_P(Dtypes, AdamWAgainstLibTorch, ::testing::Values(at::kFloat, at::kDouble));
+INSTANTIATE_TEST_SUITE_P(DtypesAndPaths,
+                         AdamWAgainstLibTorch,
+                         ::testing::Combine(::testing::Values(at::kFloat, at::kDouble),
+                                            ::testing::Bool()));
+
+// The two paths after 20 identical steps: equal to rounding.
+TEST(Optimizer, GenericUpdateEqualsTheFusedLoop) {
+  at::manual_seed(9);
+  const at::Tensor w0 = at::randn({33, 17});
+  at::Tensor a = w0.clone().requires_grad_(true);
+  at::Tensor b = w0.clone().requires_grad_(true);
+  OptimizerOptions fused;
+  OptimizerOptions generic;
+  generic.fused_cpu = false;
+  Optimizer fa({{"w", a}}, fused);
+  Optimizer gb({{"w", b}}, generic);
+  for (int step = 0; step < 20; ++step) {
+    const at::Tensor g = at::randn({33, 17});
+    a.mutable_grad() = g.clone();
+    b.mutable_grad() = g.clone();
+    fa.step(step % 4 == 0 ? 0.5 : 1.0);
+    gb.step(step % 4 == 0 ? 0.5 : 1.0);
+  }
+  EXPECT_LT(max_relative_error(a, b), 2e-6);
+  EXPECT_LT(max_relative_error(fa.state().at("w").exp_avg_sq, gb.state().at("w").exp_avg_sq), 2e-6);
+  EXPECT_FALSE(at::equal(a, w0));
+}
 
 TEST(Optimizer, FrozenParametersAndTheirMomentsDoNotMove) {
   at::Tensor a = at::ones({3, 3}).requires_grad_(true);
