@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include <ATen/Context.h>
 #include <ATen/Parallel.h>
 
 #include "core/check.h"
@@ -32,18 +33,21 @@ int default_threads_per_rank(int cores, int ranks_on_node) {
 
 int online_cores() { return std::max(1L, sysconf(_SC_NPROCESSORS_ONLN)); }
 
+bool torch_has_own_blas() { return at::hasMKL(); }
+
 void set_compute_threads(int blas_threads, int intra_op_threads) {
   SY_CHECK_GT(blas_threads, 0);
   SY_CHECK_GT(intra_op_threads, 0);
-  at::set_num_threads(intra_op_threads);
+  // With its own BLAS (MKL), LibTorch's matrix products run in its intra-op pool: one pool.
+  at::set_num_threads(torch_has_own_blas() ? blas_threads : intra_op_threads);
   if (SetThreads set = openblas_setter()) set(blas_threads);
 }
 
 int torch_threads() { return at::get_num_threads(); }
 
 int blas_threads() {
-  GetThreads get = openblas_getter();
-  return get ? get() : -1;
+  if (GetThreads get = openblas_getter()) return get();
+  return torch_has_own_blas() ? at::get_num_threads() : -1;
 }
 
 }  // namespace switchyard

@@ -244,9 +244,14 @@ TEST(BufferOverflowAttack, WorksUnderPositionPriorityFailsWhenBatchIndependent) 
 
   MoELayer safe = attack_layer(true, &aux);
   at::Tensor safe_alone = safe->forward(victim.unsqueeze(0)).output[0];
+  const at::Tensor keep_alone = safe->last_plan().keep.clone();  // [4, K]
   at::Tensor safe_batched = safe->forward(batch).output[1];
-  EXPECT_TRUE(at::equal(safe_alone, safe_batched));  // bit-identical
-  EXPECT_TRUE(at::equal(safe_alone, alone));
+  // The victim's routing and drops are exactly those it gets alone; its outputs agree to
+  // rounding (the expert GEMMs see more rows in the batch, and a BLAS may round differently
+  // for another row count: MKL does, OpenBLAS did not).
+  EXPECT_TRUE(at::equal(safe->last_plan().keep.narrow(0, 4, 4), keep_alone));
+  EXPECT_TRUE(at::allclose(safe_alone, safe_batched, 1e-6, 1e-7));
+  EXPECT_TRUE(at::allclose(safe_alone, alone, 1e-6, 1e-7));
 }
 
 TEST(BufferOverflowAttack, DroplessAndBatchIndependentExpertChoiceAreBatchInvariant) {
