@@ -55,6 +55,11 @@ LayerLoadReport layer_report(const RoutingStats& s, const double* sums, int rank
 
 }  // namespace
 
+void MoEState::add_layer(MoELayer layer) {
+  SY_CHECK(host_world_ != nullptr) << "MoE layers need the host world communicator";
+  layers_.push_back(std::move(layer));
+}
+
 MoEState::MoEState(std::shared_ptr<comm::Communicator> host_world,
                    std::shared_ptr<comm::AllToAll> all_to_all,
                    bool expert_bias_updates)
@@ -63,14 +68,7 @@ MoEState::MoEState(std::shared_ptr<comm::Communicator> host_world,
       expert_bias_updates_(expert_bias_updates) {}
 
 std::vector<std::pair<std::string, double>> MoEState::aux_report() const {
-  if (host_world_ == nullptr) {
-    std::vector<std::pair<std::string, double>> out;
-    for (const AuxLossEntry& e : aux_losses_.entries()) {
-      out.emplace_back("layer" + std::to_string(e.layer) + "/" + e.name,
-                       e.value.detach().to(at::kDouble).item<double>());
-    }
-    return out;
-  }
+  if (aux_losses_.entries().empty()) return {};
   return aux_losses_.reduce_mean_per_layer(*host_world_);
 }
 
@@ -83,7 +81,7 @@ void MoEState::after_optimizer_step() {
     if (c.empty()) return;  // no forward yet
     counts.insert(counts.end(), c.begin(), c.end());
   }
-  if (host_world_ != nullptr) counts = comm::all_reduce_sum(*host_world_, std::move(counts));
+  counts = comm::all_reduce_sum(*host_world_, std::move(counts));
   size_t at = 0;
   for (MoELayer& l : layers_) {
     const auto e = static_cast<size_t>(l->options().num_experts);
@@ -98,11 +96,8 @@ MoEStepReport MoEState::step_report() {
   // [sum over layers of stats_size] per-layer statistics, summed over the world at once.
   std::vector<double> sums;
   for (const MoELayer& l : layers_) append_stats(l->last_stats(), &sums);
-  int ranks = 1;
-  if (host_world_ != nullptr) {
-    sums = comm::all_reduce_sum(*host_world_, std::move(sums));
-    ranks = host_world_->size();
-  }
+  sums = comm::all_reduce_sum(*host_world_, std::move(sums));
+  const int ranks = host_world_->size();
   size_t at = 0;
   for (const MoELayer& l : layers_) {
     report.layers.push_back(layer_report(l->last_stats(), sums.data() + at, ranks));

@@ -55,16 +55,16 @@ struct MoEStepReport {
 
 class MoEState {
  public:
-  // host_world: the world's host communicator (null = single process). all_to_all: the layers'
-  // exchange strategy (null without expert parallelism). expert_bias_updates: the routers use
-  // DeepSeek-V3 aux-loss-free bias updates.
+  // host_world: the world's host communicator (null only for a state without layers). all_to_all:
+  // the layers' exchange strategy (null without expert parallelism). expert_bias_updates: the
+  // routers use DeepSeek-V3 aux-loss-free bias updates.
   MoEState(std::shared_ptr<comm::Communicator> host_world,
            std::shared_ptr<comm::AllToAll> all_to_all,
            bool expert_bias_updates);
 
   // Where the layers put their aux losses (pass to build_moe_layer); owned by this state.
   AuxLossCollector* aux_losses() { return &aux_losses_; }
-  void add_layer(MoELayer layer) { layers_.push_back(std::move(layer)); }
+  void add_layer(MoELayer layer);
   const std::vector<MoELayer>& layers() const { return layers_; }
   bool empty() const { return layers_.empty(); }
 
