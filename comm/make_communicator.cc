@@ -1,5 +1,6 @@
 #include "comm/make_communicator.h"
 
+#include "comm/host_staging_communicator.h"
 #include "comm/mpi/mpi_communicator.h"
 #include "core/errors.h"
 #ifdef SWITCHYARD_WITH_NCCL
@@ -31,7 +32,9 @@ std::shared_ptr<Communicator> make_world_communicator(const config::CommConfig& 
   options.name = "world";
   options.timeout = timeout;
   options.on_timeout = on_timeout;
-  return MpiCommunicator::duplicate(MPI_COMM_WORLD, options);
+  // Device tensors (a CUDA run on the MPI backend) travel through host buffers.
+  return std::make_shared<HostStagingCommunicator>(
+      MpiCommunicator::duplicate(MPI_COMM_WORLD, options));
 }
 
 TopologyOptions topology_options(const config::CommConfig& config) {

@@ -15,8 +15,10 @@
 namespace switchyard::comm {
 
 // Collective over MPI_COMM_WORLD (which must be initialized). Backend MPI: an MpiCommunicator
-// named "world" over a duplicate of MPI_COMM_WORLD. Backend NCCL: a NcclCommunicator bootstrapped
-// over MPI (ConfigError "comm.backend" in a build without NCCL). Timeout from comm.timeout_ms.
+// named "world" over a duplicate of MPI_COMM_WORLD, behind a HostStagingCommunicator (device
+// tensors travel through host buffers; CPU tensors pass straight through). Backend NCCL: a
+// NcclCommunicator bootstrapped over MPI (ConfigError "comm.backend" in a build without NCCL).
+// Timeout from comm.timeout_ms.
 std::shared_ptr<Communicator> make_world_communicator(const config::CommConfig& config,
                                                       TimeoutAction on_timeout);
 

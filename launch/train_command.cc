@@ -57,13 +57,26 @@ void write_resolved_config(const config::ExperimentConfig& c) {
   std::filesystem::rename(tmp, dir + "/config.pbtxt");
 }
 
-int ranks_on_this_host() {
-  MPI_Comm host;
-  MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &host);
-  int size = 1;
-  MPI_Comm_size(host, &size);
-  MPI_Comm_free(&host);
-  return size;
+// This rank's index among the ranks sharing its host, and their number (MPI's shared-memory
+// split: right under any launcher, whatever topology is emulated).
+struct HostPlace {
+  int local_rank = 0;
+  int local_size = 1;
+  std::string host;
+};
+
+HostPlace place_on_this_host() {
+  MPI_Comm comm;
+  MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &comm);
+  HostPlace place;
+  MPI_Comm_rank(comm, &place.local_rank);
+  MPI_Comm_size(comm, &place.local_size);
+  MPI_Comm_free(&comm);
+  char name[MPI_MAX_PROCESSOR_NAME] = {0};
+  int length = 0;
+  MPI_Get_processor_name(name, &length);
+  place.host.assign(name, static_cast<size_t>(length));
+  return place;
 }
 
 std::string printable(const std::vector<int64_t>& tokens) {
@@ -108,32 +121,38 @@ int run_train(const std::vector<std::string>& args) {
                      : ", slurm job " + run_env.slurm_job_id + " restart " +
                            std::to_string(run_env.slurm_restart_count));
   }
-  if (cfg.comm().backend() == config::CommConfig::NCCL) {
-    // GPU builds: one device per local rank, chosen before NCCL binds to the current device.
-    spdlog::info("{}", select_gpu_for_local_rank(run_env.local_rank));
-  }
   try {
+    const HostPlace place = place_on_this_host();
+    // Chosen (and made current) before NCCL binds to the current device.
+    const DeviceChoice device =
+        select_device(cfg.parallel().device(), place.local_rank, place.local_size);
+    spdlog::info("device: {}", device.description);
     auto world = comm::make_world_communicator(cfg.comm(), comm::TimeoutAction::kAbort);
     const comm::Topology topology =
         comm::detect_topology(MPI_COMM_WORLD, comm::topology_options(cfg.comm()));
     // Threads: the ranks really sharing this host's cores, whatever topology is emulated.
     const int threads = cfg.parallel().threads_per_rank() > 0
                             ? cfg.parallel().threads_per_rank()
-                            : default_threads_per_rank(online_cores(), ranks_on_this_host());
+                            : default_threads_per_rank(online_cores(), place.local_size);
     set_compute_threads(threads, cfg.parallel().intra_op_threads());
     const comm::ProcessGroups groups =
         comm::build_process_groups(world, topology, cfg.parallel().expert_parallel_size());
+    check_distinct_gpus(*groups.host_world, device, place.host);
     if (rank == 0) {
       write_resolved_config(cfg);
       spdlog::info(
           "{} ranks ({} nodes x {}), expert-parallel size {}, {} BLAS / {} intra-op thread(s) per "
-          "rank",
+          "rank, precision {}, kernels {}",
           mpi.world_size(), topology.num_nodes, topology.local_size, groups.expert_parallel_size,
-          threads, cfg.parallel().intra_op_threads());
+          threads, cfg.parallel().intra_op_threads(),
+          config::TrainConfig::Precision_Name(cfg.train().precision()),
+          config::ModelConfig::Kernels_Name(cfg.model().kernels()));
     }
     train::Corpus corpus = train::load_corpus(train::corpus_options(cfg));
     train::Experiment experiment = train::build_experiment(cfg, groups);
-    train::Trainer trainer(train::trainer_options(cfg), experiment.model, experiment.params, groups,
+    train::TrainerOptions trainer_options = train::trainer_options(cfg);
+    trainer_options.device = device.device;
+    train::Trainer trainer(trainer_options, experiment.model, experiment.params, groups,
                            std::move(corpus), experiment.moe);
     const train::TrainResult result = trainer.run(&g_stop_requested);
     if (result.stopped_early) {

@@ -143,6 +143,7 @@ TrainerOptions trainer_options(const config::ExperimentConfig& c) {
                                                           c.model().seq_length(), 0, 0)
                               .layer.aux.dpsl_prior;
   o.config = c;
+  if (t.precision() == config::TrainConfig::BF16) o.compute_dtype = at::kBFloat16;
   return o;
 }
 

@@ -102,10 +102,14 @@ namespace {
 
 double squared_norm(const std::vector<at::Tensor>& params) {
   double sum = 0;
+  at::Tensor on_device;  // [] float64: device gradients' sum, read once (one host sync)
   for (const at::Tensor& p : params) {
     if (!p.grad().defined()) continue;
     const at::Tensor g = p.grad().contiguous();
-    if (g.scalar_type() == at::kFloat) {
+    if (!g.device().is_cpu()) {
+      const at::Tensor sq = g.to(at::kDouble).pow(2).sum();
+      on_device = on_device.defined() ? on_device + sq : sq;
+    } else if (g.scalar_type() == at::kFloat) {
       // One pass, accumulated in double (no float64 copy of the gradient).
       const float* x = g.data_ptr<float>();
       const int64_t n = g.numel();
@@ -120,7 +124,7 @@ double squared_norm(const std::vector<at::Tensor>& params) {
       sum += g.to(at::kDouble).pow(2).sum().item<double>();
     }
   }
-  return sum;
+  return on_device.defined() ? sum + on_device.item<double>() : sum;
 }
 
 }  // namespace

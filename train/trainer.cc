@@ -13,6 +13,7 @@
 #include "core/check.h"
 #include "core/errors.h"
 #include "core/seed.h"
+#include "models/precision.h"
 #include "train/checkpoint_store.h"
 #include "train/grad_sync.h"
 #include "train/metrics.h"
@@ -84,6 +85,9 @@ Trainer::Trainer(TrainerOptions options,
                           : std::make_shared<models::MoEState>(nullptr, nullptr, false)),
       callbacks_(std::move(callbacks)),
       sampler_(sampler_options(options_, groups_)) {
+  // Parameters and buffers move in place (their tensors keep their identity): `params` still
+  // names them.
+  model_->to(options_.device);
   std::vector<NamedParameter> named;
   for (const ParamSlot& p : params_) {
     (p.expert ? expert_params_ : dense_params_).push_back(p.tensor);
@@ -119,6 +123,19 @@ models::ForwardContext Trainer::forward_context(const Batch& batch,
   return context;
 }
 
+at::Tensor Trainer::forward(const Batch& batch, int64_t step, models::StageTimes* times) {
+  Batch on_device;
+  on_device.inputs = batch.inputs.to(options_.device);  // [B, S]
+  models::AutocastScope precision(options_.device.type(), options_.compute_dtype);
+  return model_->forward(on_device.inputs, forward_context(on_device, step, times));  // [B, S, V]
+}
+
+at::Tensor Trainer::token_loss(const at::Tensor& logits, const Batch& batch) const {
+  // [B, S, V] -> [B S, V] against [B S]: mean over B*S tokens, float32 whatever the compute dtype.
+  return at::cross_entropy_loss(logits.reshape({-1, logits.size(-1)}).to(at::kFloat),
+                                batch.targets.reshape({-1}).to(logits.device()));
+}
+
 double Trainer::train_step(int64_t step, double* grad_norm, bool* skipped, nlohmann::json* times) {
   auto phase = Clock::now();
   auto lap = [&](const char* name) {
@@ -133,10 +150,8 @@ double Trainer::train_step(int64_t step, double* grad_norm, bool* skipped, nlohm
   const Batch batch = sampler_.batch(Split::kTrain, step, corpus_.train);
   model_->train();
   models::StageTimes stages;
-  // [B, S, V]
-  const at::Tensor logits = model_->forward(batch.inputs, forward_context(batch, step, &stages));
-  const at::Tensor loss = at::cross_entropy_loss(logits.reshape({-1, logits.size(-1)}),
-                                                 batch.targets.reshape({-1}));  // mean over B*S
+  const at::Tensor logits = forward(batch, step, &stages);  // [B, S, V]
+  const at::Tensor loss = token_loss(logits, batch);
   const at::Tensor total = loss + moe_->aux_loss();
   lap("forward");
   for (const auto& [stage, seconds] : stages.seconds()) (*times)[stage] = seconds;
@@ -166,7 +181,7 @@ nlohmann::json Trainer::run_routing_probe() {
     torch::NoGradGuard no_grad;
     model_->eval();
     const Batch batch = sampler_.batch(Split::kVal, 0, corpus_.val);
-    model_->forward(batch.inputs, forward_context(batch, last_step_, nullptr));
+    forward(batch, last_step_, nullptr);
     moe_->begin_step();
     model_->train();
   }
@@ -180,12 +195,8 @@ double Trainer::evaluate() {
   for (int64_t i = 0; i < options_.eval_batches; ++i) {
     const Batch batch = sampler_.batch(Split::kVal, i, corpus_.val);
     moe_->begin_step();
-    // [B, S, V]
-    const at::Tensor logits =
-        model_->forward(batch.inputs, forward_context(batch, last_step_, nullptr));
-    sum +=
-        at::cross_entropy_loss(logits.reshape({-1, logits.size(-1)}), batch.targets.reshape({-1}))
-            .item<double>();
+    const at::Tensor logits = forward(batch, last_step_, nullptr);  // [B, S, V]
+    sum += token_loss(logits, batch).item<double>();
   }
   model_->train();
   return global_mean(sum / static_cast<double>(options_.eval_batches));

@@ -21,6 +21,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -69,6 +70,12 @@ struct TrainerOptions {
   models::DirichletPrior routing_probe_prior;
   // Stored in checkpoint manifests (the resolved config of the run).
   config::ExperimentConfig config;
+  // Where the model, its optimizer state and the batches live (the trainer moves the model
+  // there). Checkpoints are written from and read into host copies: device-independent.
+  at::Device device{at::kCPU};
+  // Compute dtype of matrix products (autocast), e.g. bfloat16; nullopt = float32. Parameters,
+  // gradients and optimizer state stay float32; the loss and the auxiliary losses are float32.
+  std::optional<at::ScalarType> compute_dtype;
 };
 
 // Observation points for callers that watch or perturb a run (tests, instrumentation). Each may
@@ -128,6 +135,10 @@ class Trainer {
                                          models::StageTimes* times) const;
   // Routes the probe batch and returns its routing quality. Collective.
   nlohmann::json run_routing_probe();
+  // The forward of `batch` (moved to the device) in the compute precision: [B, S, V] logits.
+  at::Tensor forward(const Batch& batch, int64_t step, models::StageTimes* times);
+  // Mean token cross-entropy of [B, S, V] logits against the batch's targets, in float32.
+  at::Tensor token_loss(const at::Tensor& logits, const Batch& batch) const;
 
   TrainerOptions options_;
   models::LanguageModel model_;

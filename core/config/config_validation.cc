@@ -80,7 +80,14 @@ void check_parallel(const ExperimentConfig& c,
   if (c.comm().backend() == CommConfig::NCCL) {
     k.require(ctx.nccl_available, "comm.backend",
               "NCCL requested but this build has no NCCL backend (SWITCHYARD_WITH_NCCL=OFF)");
+    k.require(p.device() != ParallelConfig::CPU, "comm.backend",
+              "NCCL carries CUDA tensors but parallel.device is CPU");
   }
+  k.require(
+      c.train().precision() != TrainConfig::BF16 || c.model().kernels() != ModelConfig::FUSED_CPU,
+      "model.kernels",
+      "FUSED_CPU kernels run float32/float64 only; train.precision BF16 needs AUTO or "
+      "GENERIC");
 }
 
 void check_router(const MoELayerConfig& m, int hidden, Checker& k) {

@@ -36,8 +36,9 @@ DispatchedTokens AllToAllDispatcher::dispatch(const at::Tensor& tokens, const Di
       comm::all_to_all_autograd(all_to_all_, rows.contiguous(), out.handle.layout);  // [R, H]
 
   // Received rows: by source rank, then local expert. Regroup to (local expert, source rank).
-  out.tokens_per_expert = counts.rows_per_local_expert();                        // [L]
-  out.handle.expert_order = at::tensor(counts.expert_major_order(), at::kLong);  // [R]
+  out.tokens_per_expert = counts.rows_per_local_expert();  // [L]
+  out.handle.expert_order =
+      at::tensor(counts.expert_major_order(), at::kLong).to(received.device());  // [R]
   out.handle.inverse_order = at::argsort(out.handle.expert_order);               // [R]
   out.tokens = received.index_select(0, out.handle.expert_order);                // [R, H]
   out.handle.plan = plan;

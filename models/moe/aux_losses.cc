@@ -17,11 +17,14 @@ at::Tensor to_router_float(const at::Tensor& t) {
 
 }  // namespace
 
-at::Tensor group_index(int64_t num_tokens, const std::vector<int64_t>& group_sizes) {
+at::Tensor group_index(int64_t num_tokens,
+                       const std::vector<int64_t>& group_sizes,
+                       at::Device device) {
   const std::vector<int64_t> sizes = resolve_routing_groups(num_tokens, group_sizes);
-  at::Tensor repeats = at::tensor(sizes, at::kLong);
+  const auto lopt = at::TensorOptions().dtype(at::kLong).device(device);
+  at::Tensor repeats = at::tensor(sizes, at::kLong).to(device);  // [G]
   // [T]: group of each token.
-  return at::repeat_interleave(at::arange(static_cast<int64_t>(sizes.size()), at::kLong), repeats,
+  return at::repeat_interleave(at::arange(static_cast<int64_t>(sizes.size()), lopt), repeats,
                                /*dim=*/0, num_tokens);
 }
 
@@ -42,7 +45,7 @@ at::Tensor load_balancing_loss(const at::Tensor& scores,
   const int64_t num_experts = scores.size(1);
   const std::vector<int64_t> sizes = resolve_routing_groups(num_tokens, group_sizes);
   const auto num_groups = static_cast<int64_t>(sizes.size());
-  at::Tensor gid = group_index(num_tokens, sizes);  // [T]
+  at::Tensor gid = group_index(num_tokens, sizes, scores.device());  // [T]
 
   at::Tensor s = to_router_float(scores);
   at::Tensor p = s / s.sum(-1, /*keepdim=*/true).clamp_min(1e-20);  // [T, E] per-token normalized
@@ -58,7 +61,8 @@ at::Tensor load_balancing_loss(const at::Tensor& scores,
                           .to(p.scalar_type())
                           .view({num_groups, num_experts});  // [G, E]
 
-  at::Tensor t = at::tensor(sizes, at::kLong).to(p.scalar_type()).clamp_min(1.0);  // [G]
+  at::Tensor t =
+      at::tensor(sizes, at::kLong).to(p.device(), p.scalar_type()).clamp_min(1.0);  // [G]
   // [G]: E / (k T_g^2) * sum_i P_sum[g, i] * count[g, i]
   at::Tensor per_group =
       (p_sum * counts).sum(1) * static_cast<double>(num_experts) / (t * t * static_cast<double>(k));
@@ -78,9 +82,11 @@ at::Tensor z_loss(const at::Tensor& logits, const std::vector<int64_t>& group_si
   const std::vector<int64_t> sizes = resolve_routing_groups(num_tokens, group_sizes);
   const auto num_groups = static_cast<int64_t>(sizes.size());
   at::Tensor lse = at::logsumexp(to_router_float(logits), {1});  // [T]
-  at::Tensor sq_sum = at::zeros({num_groups}, lse.options())
-                          .index_add(0, group_index(num_tokens, sizes), lse * lse);  // [G]
-  at::Tensor t = at::tensor(sizes, at::kLong).to(lse.scalar_type()).clamp_min(1.0);  // [G]
+  at::Tensor sq_sum =
+      at::zeros({num_groups}, lse.options())
+          .index_add(0, group_index(num_tokens, sizes, lse.device()), lse * lse);  // [G]
+  at::Tensor t =
+      at::tensor(sizes, at::kLong).to(lse.device(), lse.scalar_type()).clamp_min(1.0);  // [G]
   return mean_over_nonempty_groups(sq_sum / t, sizes);
 }
 

@@ -43,7 +43,9 @@ at::Tensor z_loss(const at::Tensor& logits, const std::vector<int64_t>& group_si
 
 // Helpers shared with the dispatcher: [T] int64 group index of every token, and the group sizes
 // of `num_tokens` tokens in sequences of seq_len.
-at::Tensor group_index(int64_t num_tokens, const std::vector<int64_t>& group_sizes);
+at::Tensor group_index(int64_t num_tokens,
+                       const std::vector<int64_t>& group_sizes,
+                       at::Device device);
 std::vector<int64_t> sequence_groups(int64_t num_tokens, int64_t seq_len);
 
 }  // namespace switchyard::models

@@ -11,7 +11,7 @@ namespace switchyard::models {
 namespace {
 
 std::vector<int64_t> to_vector(const at::Tensor& t) {
-  at::Tensor c = t.to(at::kLong).contiguous();
+  at::Tensor c = t.to(at::kCPU, at::kLong).contiguous();  // host copy of a device tensor
   return std::vector<int64_t>(c.data_ptr<int64_t>(), c.data_ptr<int64_t>() + c.numel());
 }
 
@@ -47,9 +47,10 @@ at::Tensor capacity_keep_mask(const at::Tensor& expert_ids,
   if (capacities != nullptr) *capacities = caps;
   if (num_assign == 0) return valid.view({num_tokens, slots});
 
-  at::Tensor token = at::arange(num_assign, at::kLong).div(slots, "floor");  // [A]
-  at::Tensor slot = at::arange(num_assign, at::kLong).remainder(slots);      // [A]
-  at::Tensor gid = group_index(num_tokens, groups).index_select(0, token);   // [A]
+  const auto lopt = ids.options().dtype(at::kLong);                     // on the routing's device
+  at::Tensor token = at::arange(num_assign, lopt).div(slots, "floor");  // [A]
+  at::Tensor slot = at::arange(num_assign, lopt).remainder(slots);      // [A]
+  at::Tensor gid = group_index(num_tokens, groups, ids.device()).index_select(0, token);  // [A]
   // Position priority: all first choices before second choices, tokens in order.
   at::Tensor position = slot * num_tokens + token;  // [A]
   at::Tensor perm = std::get<1>(at::sort(position, /*stable=*/true, 0, false));
@@ -57,23 +58,24 @@ at::Tensor capacity_keep_mask(const at::Tensor& expert_ids,
     perm = stable_reorder(perm, probs.detach().reshape({num_assign}).to(at::kDouble).neg());
   } else if (capacity.drop_policy == DropPolicy::kRandom) {
     at::Tensor u = uniform_rows(context.seed, NoiseStream::kDropPriority, context.row_offset,
-                                num_tokens, context.global_rows, slots);  // [T, K]
+                                num_tokens, context.global_rows, slots)
+                       .to(ids.device());  // [T, K]
     perm = stable_reorder(perm, u.reshape({num_assign}));
   }
   // Segment = (group, expert); empty slots go to a trailing segment that keeps nothing.
   const int64_t num_segments = num_groups * num_experts;
   at::Tensor segment = at::where(valid, gid * num_experts + ids.clamp_min(0),
-                                 at::full({num_assign}, num_segments, at::kLong));  // [A]
+                                 at::full({num_assign}, num_segments, lopt));  // [A]
   perm = stable_reorder(perm, segment);
   at::Tensor seg_sorted = segment.index_select(0, perm);               // [A]
   at::Tensor counts = at::bincount(seg_sorted, {}, num_segments + 1);  // [S + 1]
   at::Tensor starts = counts.cumsum(0) - counts;                       // [S + 1]
-  at::Tensor rank_in_segment =
-      at::arange(num_assign, at::kLong) - starts.index_select(0, seg_sorted);
-  at::Tensor cap_of_group = at::tensor(caps, at::kLong);                            // [G]
+  at::Tensor rank_in_segment = at::arange(num_assign, lopt) - starts.index_select(0, seg_sorted);
+  at::Tensor cap_of_group = at::tensor(caps, at::kLong).to(ids.device());           // [G]
   at::Tensor cap_sorted = cap_of_group.index_select(0, gid.index_select(0, perm));  // [A]
   at::Tensor keep_sorted = rank_in_segment.lt(cap_sorted) & valid.index_select(0, perm);
-  at::Tensor keep = at::zeros({num_assign}, at::kBool).index_put_({perm}, keep_sorted);
+  at::Tensor keep = at::zeros({num_assign}, ids.options().dtype(at::kBool))
+                        .index_put_({perm}, keep_sorted);  // [A]
   return keep.view({num_tokens, slots});
 }
 

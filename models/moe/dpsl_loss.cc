@@ -56,8 +56,9 @@ struct DpslFunction : public torch::autograd::Function<DpslFunction> {
                             const DirichletPrior& prior,
                             const std::vector<int64_t>& group_sizes) {
     const int64_t num_tokens = probs.size(0);
-    at::Tensor p = probs.detach().to(at::kDouble).contiguous();  // [T, E]
-    at::Tensor grad = at::zeros_like(p);                         // [T, E]
+    // The sort and the incomplete beta run on the host: one copy of [T, E] each way.
+    at::Tensor p = probs.detach().to(at::kCPU, at::kDouble).contiguous();  // [T, E]
+    at::Tensor grad = at::zeros_like(p);                                   // [T, E]
     std::vector<int64_t> sizes = group_sizes;
     if (sizes.empty()) sizes = {num_tokens};
     SY_CHECK_EQ(std::accumulate(sizes.begin(), sizes.end(), int64_t{0}), num_tokens)
@@ -79,7 +80,7 @@ struct DpslFunction : public torch::autograd::Function<DpslFunction> {
       loss /= static_cast<double>(nonempty);
       grad.div_(static_cast<double>(nonempty));
     }
-    ctx->saved_data["grad"] = grad.to(probs.scalar_type());
+    ctx->saved_data["grad"] = grad.to(probs.device(), probs.scalar_type());
     return at::full({}, loss, probs.options().requires_grad(false));
   }
 

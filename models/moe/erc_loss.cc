@@ -41,7 +41,8 @@ at::Tensor erc_proxy_tokens(const at::Tensor& router_weight, uint64_t seed, bool
   if (!noise) return r;
   at::Tensor eps = erc_noise_levels(r).unsqueeze(1);  // [n, 1]
   at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(mix_seed(seed, kErcNoiseStream, 0));
-  at::Tensor u = at::rand({r.size(0), r.size(1)}, gen, at::kFloat).to(r.scalar_type());  // [n, d]
+  at::Tensor u = at::rand({r.size(0), r.size(1)}, gen, at::kFloat)
+                     .to(r.device(), r.scalar_type());  // [n, d] drawn on the host
   at::Tensor delta = (1.0 - eps) + 2.0 * eps * u;  // [n, d] ~ U(1 - eps_i, 1 + eps_i), constant
   return r * delta;
 }

@@ -11,6 +11,7 @@
 #include "models/moe/aux_losses.h"
 #include "models/moe/router_noise.h"
 #include "models/moe/token_shuffle.h"
+#include "models/precision.h"
 
 namespace switchyard::models {
 namespace {
@@ -184,12 +185,23 @@ MoEOutput MoELayerImpl::forward(const at::Tensor& x, const MoEForwardArgs& args)
     shuffle_seconds = seconds_between(s0, Clock::now());
   }
   locate_rows(tokens.size(0), args, shuffled ? &shuffle_handle : nullptr, &context);
-  RoutingResult routing = router_->route(tokens, context);
-  std::vector<std::pair<std::string, double>> erc_stats = add_losses(&routing, context, seq_len);
-  DispatchPlan plan = make_dispatch_plan(routing, options_.num_experts, options_.capacity,
-                                         context.group_sizes, context);
+  // The matrix products' dtype of the caller's scope (bfloat16 under train.precision BF16): the
+  // dtype of the exchanged tokens and of the experts' math.
+  const at::ScalarType payload_dtype = compute_dtype(tokens.device().type());
+  RoutingResult routing;
+  DispatchPlan plan;
+  std::vector<std::pair<std::string, double>> erc_stats;
+  {
+    // Router logits, softmax, gates and every auxiliary loss in float32, whatever the caller's
+    // precision.
+    AutocastScope fp32(tokens.device().type(), std::nullopt);
+    routing = router_->route(tokens.to(at::kFloat), context);
+    erc_stats = add_losses(&routing, context, seq_len);
+    plan = make_dispatch_plan(routing, options_.num_experts, options_.capacity, context.group_sizes,
+                              context);
+  }
   const Clock::time_point t1 = Clock::now();
-  DispatchedTokens dispatched = dispatcher_->dispatch(tokens, plan);  // [R, H]
+  DispatchedTokens dispatched = dispatcher_->dispatch(tokens.to(payload_dtype), plan);  // [R, H]
   const Clock::time_point t2 = Clock::now();
   at::Tensor expert_out = experts_->forward(dispatched.tokens, dispatched.tokens_per_expert);
   const Clock::time_point t3 = Clock::now();
@@ -216,7 +228,8 @@ MoEOutput MoELayerImpl::forward(const at::Tensor& x, const MoEForwardArgs& args)
 void MoELayerImpl::update_expert_bias(const std::vector<int64_t>& global_selected) {
   if (last_plan_.selected_per_expert.empty()) return;
   SY_CHECK_EQ(static_cast<int64_t>(global_selected.size()), options_.num_experts);
-  router_->update_expert_bias(at::tensor(global_selected, at::kLong));  // [E]
+  router_->update_expert_bias(
+      at::tensor(global_selected, at::kLong).to(experts_->w1().device()));  // [E]
 }
 
 }  // namespace switchyard::models

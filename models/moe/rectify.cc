@@ -23,7 +23,7 @@ at::Tensor stable_reorder(const at::Tensor& perm, const at::Tensor& key) {
 // [T, E] bool: expert e is among the token's ids where `on` ([T, K]) holds. Summed, not
 // scattered, so the clamped empty slots (-1) cannot overwrite a set entry.
 at::Tensor expert_mask(const at::Tensor& ids, const at::Tensor& on, int64_t num_experts) {
-  return at::zeros({ids.size(0), num_experts}, at::kLong)
+  return at::zeros({ids.size(0), num_experts}, ids.options().dtype(at::kLong))
       .scatter_add(1, ids.clamp_min(0), on.to(at::kLong))
       .gt(0);
 }
@@ -31,9 +31,13 @@ at::Tensor expert_mask(const at::Tensor& ids, const at::Tensor& on, int64_t num_
 // [T] EP rank holding each token (the token's own rank).
 at::Tensor token_ep_rank(int64_t num_tokens,
                          const std::vector<int64_t>& groups,
-                         const RectifyOptions& o) {
-  if (o.expert_parallel_rank >= 0) return at::full({num_tokens}, o.expert_parallel_rank, at::kLong);
-  return group_index(num_tokens, groups).remainder(o.expert_parallel_size);
+                         const RectifyOptions& o,
+                         at::Device device) {
+  if (o.expert_parallel_rank >= 0) {
+    return at::full({num_tokens}, o.expert_parallel_rank,
+                    at::TensorOptions().dtype(at::kLong).device(device));
+  }
+  return group_index(num_tokens, groups, device).remainder(o.expert_parallel_size);
 }
 
 // IR expert of every token ([T], -1 = none) and its multiplicity d ([T] int64).
@@ -45,10 +49,11 @@ at::Tensor intra_rank_experts(const at::Tensor& logits,   // [T, E] detached
                               at::Tensor* dropped) {
   const int64_t num_experts = logits.size(1);
   const int64_t local = num_experts / o.expert_parallel_size;
-  *dropped = ids.ge(0).sum(1) - keep.sum(1);                            // [T] k - |R_i|
-  at::Tensor expert = at::arange(num_experts, at::kLong).unsqueeze(0);  // [1, E]
-  at::Tensor lo = (ep_rank * local).unsqueeze(1);                       // [T, 1]
-  at::Tensor allowed = expert.ge(lo) & expert.lt(lo + local);           // [T, E] local experts
+  *dropped = ids.ge(0).sum(1) - keep.sum(1);  // [T] k - |R_i|
+  at::Tensor expert =
+      at::arange(num_experts, ids.options().dtype(at::kLong)).unsqueeze(0);  // [1, E]
+  at::Tensor lo = (ep_rank * local).unsqueeze(1);                            // [T, 1]
+  at::Tensor allowed = expert.ge(lo) & expert.lt(lo + local);                // [T, E] local experts
   if (o.intra_rank_exclude_kept) {
     at::Tensor kept = expert_mask(ids, keep & ids.ge(0), num_experts);  // [T, E]
     allowed = allowed & kept.logical_not();
@@ -74,27 +79,30 @@ at::Tensor fill_in_experts(const at::Tensor& logits,  // [T, E] detached
   auto [score, cand] = masked.max(1);                              // [T], [T]
   at::Tensor has = selected.logical_not().any(1);                  // [T]
 
-  at::Tensor gid = group_index(num_tokens, groups);  // [T]
+  at::Tensor gid = group_index(num_tokens, groups, ids.device());  // [T]
   // [G, E] kept load of every (group, expert); free slots = C_g - load.
   at::Tensor kept_flat = (gid.unsqueeze(1).expand_as(ids) * num_experts + ids.clamp_min(0))
                              .masked_select(keep & ids.ge(0));  // [n]
   at::Tensor load = at::bincount(kept_flat, {}, num_groups * num_experts);
-  at::Tensor cap = at::tensor(capacities, at::kLong).repeat_interleave(num_experts);  // [G * E]
-  at::Tensor free = (cap - load).clamp_min(0);                                        // [G * E]
+  at::Tensor cap =
+      at::tensor(capacities, at::kLong).to(ids.device()).repeat_interleave(num_experts);  // [G * E]
+  at::Tensor free = (cap - load).clamp_min(0);                                            // [G * E]
 
   // Order: segment (group, candidate), then score descending, then token order.
   const int64_t trailing = num_groups * num_experts;
   at::Tensor segment = at::where(has, gid * num_experts + cand, at::full_like(cand, trailing));
-  at::Tensor perm = at::arange(num_tokens, at::kLong);
+  const auto lopt = ids.options().dtype(at::kLong);
+  at::Tensor perm = at::arange(num_tokens, lopt);
   perm = stable_reorder(perm, score.to(at::kDouble).neg());
   perm = stable_reorder(perm, segment);
   at::Tensor seg_sorted = segment.index_select(0, perm);           // [T]
   at::Tensor counts = at::bincount(seg_sorted, {}, trailing + 1);  // [S + 1]
   at::Tensor starts = counts.cumsum(0) - counts;                   // [S + 1]
-  at::Tensor rank = at::arange(num_tokens, at::kLong) - starts.index_select(0, seg_sorted);
-  at::Tensor free_ext = at::cat({free, at::zeros({1}, at::kLong)});        // [S + 1]
+  at::Tensor rank = at::arange(num_tokens, lopt) - starts.index_select(0, seg_sorted);
+  at::Tensor free_ext = at::cat({free, at::zeros({1}, lopt)});             // [S + 1]
   at::Tensor fill_sorted = rank.lt(free_ext.index_select(0, seg_sorted));  // [T]
-  at::Tensor fill = at::zeros({num_tokens}, at::kBool).index_put_({perm}, fill_sorted);
+  at::Tensor fill =
+      at::zeros({num_tokens}, ids.options().dtype(at::kBool)).index_put_({perm}, fill_sorted);
   return at::where(fill & has, cand, at::full_like(cand, -1));
 }
 
@@ -119,10 +127,12 @@ Rectification rectify_assignments(const RoutingResult& routing,
   at::Tensor logits = routing.logits.to(at::kFloat);  // [T, E] differentiable
   at::Tensor a = logits.detach();                     // [T, E] for the decisions
 
-  at::Tensor none = at::full({num_tokens}, -1, at::kLong);
-  at::Tensor dropped = at::zeros({num_tokens}, at::kLong);
+  const auto lopt = ids.options().dtype(at::kLong);
+  at::Tensor none = at::full({num_tokens}, -1, lopt);
+  at::Tensor dropped = at::zeros({num_tokens}, lopt);
   at::Tensor h = o.intra_rank ? intra_rank_experts(
-                                    a, ids, keep, token_ep_rank(num_tokens, groups, o), o, &dropped)
+                                    a, ids, keep,
+                                    token_ep_rank(num_tokens, groups, o, ids.device()), o, &dropped)
                               : none;                                                   // [T]
   at::Tensor f = o.fill_in ? fill_in_experts(a, ids, keep, capacities, groups) : none;  // [T]
   at::Tensor has_h = h.ge(0);                                                           // [T]

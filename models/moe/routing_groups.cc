@@ -23,7 +23,7 @@ at::Tensor mean_over_nonempty_groups(const at::Tensor& per_group,
     if (sizes[g] > 0) nonempty.push_back(static_cast<int64_t>(g));
   }
   if (nonempty.empty()) return per_group.sum() * 0.0;
-  return per_group.index_select(0, at::tensor(nonempty, at::kLong)).mean();
+  return per_group.index_select(0, at::tensor(nonempty, at::kLong).to(per_group.device())).mean();
 }
 
 }  // namespace switchyard::models

@@ -16,7 +16,7 @@ RoutingStats compute_routing_stats(const RoutingResult& routing, const DispatchP
   if (plan.rectified.has_value() && routing.expert_ids.numel() > 0) {
     // The plan's rows include the Rectify-Router assignments: count the router's own kept ones.
     at::Tensor ids = routing.expert_ids.masked_select(plan.keep & routing.expert_ids.ge(0));
-    at::Tensor kept = at::bincount(ids, {}, plan.num_experts).contiguous();  // [E]
+    at::Tensor kept = at::bincount(ids, {}, plan.num_experts).to(at::kCPU).contiguous();  // [E]
     s.kept_per_expert.assign(kept.data_ptr<int64_t>(), kept.data_ptr<int64_t>() + kept.numel());
   }
   s.num_tokens = plan.num_tokens;
@@ -74,9 +74,10 @@ void count_cross_node_rows(const DispatchPlan& plan,
       group_nodes.empty() ? at::zeros({1}, at::kLong) : at::tensor(group_nodes, at::kLong);  // [G]
   at::Tensor token_group = group_nodes.size() <= 1
                                ? at::zeros({plan.num_tokens}, at::kLong)
-                               : group_index(plan.num_tokens, group_sizes);  // [T]
+                               : group_index(plan.num_tokens, group_sizes, at::kCPU);  // [T]
+  // Host statistics: the kept rows' tokens copied from the device once.
   at::Tensor source_node =
-      nodes.index_select(0, token_group.index_select(0, plan.token_index));  // [N]
+      nodes.index_select(0, token_group.index_select(0, plan.token_index.to(at::kCPU)));  // [N]
   stats->cross_node_rows = expert.div(per_node, "floor").ne(source_node).sum().item<int64_t>();
 }
 

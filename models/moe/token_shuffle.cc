@@ -99,7 +99,7 @@ ShuffleHandle TokenShuffle::plan(int64_t num_tokens,
 
 at::Tensor TokenShuffle::forward(const at::Tensor& rows, const ShuffleHandle& handle) const {
   SY_CHECK_EQ(rows.size(0), handle.input_rows) << "shuffle input rows";
-  at::Tensor permuted = rows.index_select(0, handle.send_order);  // [T, ...]
+  at::Tensor permuted = rows.index_select(0, handle.send_order.to(rows.device()));  // [T, ...]
   if (!handle.distributed) return permuted;
   return exchange(all_to_all_, permuted.contiguous(), handle.layout);  // [T', ...]
 }
@@ -110,7 +110,7 @@ at::Tensor TokenShuffle::inverse(const at::Tensor& rows, const ShuffleHandle& ha
   if (handle.distributed) {
     back = exchange(all_to_all_, rows.contiguous(), handle.layout.transposed());  // [T, ...]
   }
-  return back.index_select(0, handle.restore_order);  // [T, ...] caller's order
+  return back.index_select(0, handle.restore_order.to(back.device()));  // [T, ...] caller's order
 }
 
 }  // namespace switchyard::models

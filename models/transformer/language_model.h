@@ -74,6 +74,8 @@ class LanguageModelImpl : public torch::nn::Module {
   at::Tensor forward(const at::Tensor& tokens, const ForwardContext& context = {});
 
   const LanguageModelOptions& options() const { return options_; }
+  // The device of the parameters (the model is moved whole, with Module::to).
+  at::Device device() const { return token_embedding_->weight.device(); }
 
  private:
   void initialize();

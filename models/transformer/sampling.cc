@@ -23,8 +23,12 @@ std::vector<int64_t> generate(LanguageModel& model,
     const int64_t start = std::max<int64_t>(0, static_cast<int64_t>(tokens.size()) - context);
     const at::Tensor window =
         at::tensor(std::vector<int64_t>(tokens.begin() + start, tokens.end()), at::kLong)
-            .unsqueeze(0);                                                // [1, S]
-    at::Tensor logits = model->forward(window).select(1, -1).squeeze(0);  // [V]
+            .unsqueeze(0)
+            .to(model->device());  // [1, S]
+    // The last position's logits, on the host in float32: the generator is a CPU one, so the
+    // sample does not depend on the device or the compute precision's last bits beyond these.
+    at::Tensor logits =
+        model->forward(window).select(1, -1).squeeze(0).to(at::kCPU, at::kFloat);  // [V]
     int64_t next;
     if (options.temperature <= 0) {
       next = logits.argmax().item<int64_t>();

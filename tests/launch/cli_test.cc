@@ -9,6 +9,7 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <torch/cuda.h>
 
 namespace {
 
@@ -99,12 +100,37 @@ TEST(Cli, EveryExampleConfigValidatesAndIsDocumented) {
   EXPECT_GE(count, 6) << "expected at least the 6 configs of this version";
 }
 
+// The CUDA build starts and trains on a machine without a GPU: AUTO says it chose the CPU;
+// CUDA is refused with one line naming parallel.device (where a GPU is visible, CUDA trains).
+TEST(Cli, DeviceChoiceOnThisMachine) {
+  const std::string short_run = std::string("train ") + kDefault +
+                                " --set train.num_steps=2 --set train.eval_batches=1"
+                                " --set generate.max_new_tokens=4 --set comm.ranks_per_node=0"
+                                " --set parallel.world_size=0 --set parallel.expert_parallel_size=1"
+                                " --set logging.run_dir=" +
+                                ::testing::TempDir() + "/cli_device";
+  const CliRun cuda = run_switchyard(short_run + " --set parallel.device=CUDA");
+  if (torch::cuda::is_available()) {
+    EXPECT_EQ(cuda.exit_code, 0) << cuda.err;
+    EXPECT_THAT(cuda.out + cuda.err, HasSubstr("device: CUDA device 0"));
+    return;
+  }
+  EXPECT_EQ(cuda.exit_code, 2) << cuda.out << cuda.err;
+  EXPECT_THAT(cuda.err, HasSubstr("parallel.device"));
+  EXPECT_THAT(cuda.err, HasSubstr("no CUDA device"));
+  const CliRun automatic = run_switchyard(short_run + " --set parallel.device=AUTO");
+  EXPECT_EQ(automatic.exit_code, 0) << automatic.err;
+  EXPECT_THAT(automatic.out + automatic.err, HasSubstr("device: CPU (no CUDA device visible)"));
+  EXPECT_THAT(automatic.out, HasSubstr("--- sample ---"));
+}
+
 TEST(Cli, PrintShowsEveryDefault) {
   const CliRun r = run_switchyard(std::string("config print ") + kDefault + " --set train.seed=99");
   EXPECT_EQ(r.exit_code, 0) << r.err;
-  for (const char* field : {"backend: MPI", "timeout_ms: 120000", "threads_per_rank: 0",
-                            "second_expert_policy: RANDOM", "stage2_step: 1000", "seed: 99",
-                            "keep_last: 3", "temperature: 0.8", "drop_policy: POSITION"}) {
+  for (const char* field :
+       {"backend: MPI", "timeout_ms: 120000", "threads_per_rank: 0", "second_expert_policy: RANDOM",
+        "stage2_step: 1000", "seed: 99", "keep_last: 3", "temperature: 0.8",
+        "drop_policy: POSITION", "device: AUTO", "precision: FP32", "kernels: AUTO"}) {
     EXPECT_THAT(r.out, HasSubstr(field));
   }
 }
@@ -154,7 +180,12 @@ INSTANTIATE_TEST_SUITE_P(
                 kSet + "comm.ranks_per_node=4 --set parallel.expert_parallel_size=2",
                 "comm.ranks_per_node"},
         BadCase{"missing_file", "config validate no/such/config.pbtxt", "no/such/config.pbtxt"},
-        BadCase{"bad_enum", kSet + "comm.all_to_all=RING", "comm.all_to_all"}),
+        BadCase{"bad_enum", kSet + "comm.all_to_all=RING", "comm.all_to_all"},
+        BadCase{"bf16_with_fused_cpu_kernels",
+                kSet + "train.precision=BF16 --set model.kernels=FUSED_CPU", "model.kernels"},
+        BadCase{"nccl_on_the_cpu", kSet + "comm.backend=NCCL --set parallel.device=CPU",
+                "comm.backend"},
+        BadCase{"bad_device", kSet + "parallel.device=TPU", "parallel.device"}),
     [](const ::testing::TestParamInfo<BadCase>& info) { return info.param.name; });
 
 }  // namespace

@@ -14,7 +14,8 @@ namespace switchyard::testing {
 
 struct CollectiveCounts {
   std::map<std::string, int> calls;  // "all_gather" -> calls (every rank counts its own)
-  int small() const {                // everything but the payload all-to-all
+  std::map<std::string, int> all_to_all_dtypes;  // "BFloat16" -> all-to-alls carrying it
+  int small() const {                            // everything but the payload all-to-all
     int n = 0;
     for (const auto& [op, c] : calls) n += op == "all_to_all" ? 0 : c;
     return n;
@@ -54,6 +55,7 @@ class CountingCommunicator : public comm::Communicator {
                                          const std::vector<int64_t>& send_counts,
                                          const comm::AllToAllOptions& options) override {
     ++counts_->calls["all_to_all"];
+    ++counts_->all_to_all_dtypes[std::string(c10::toString(in.scalar_type()))];
     return inner_->all_to_all(out, in, recv_counts, send_counts, options);
   }
   std::shared_ptr<comm::Work> broadcast(at::Tensor& tensor,

@@ -37,7 +37,7 @@ RoutingResult ExpertChoiceRouter::route(const at::Tensor& tokens, const RoutingC
   int64_t start = 0;
   for (int64_t n : sizes) {
     at::Tensor s_g = s.narrow(0, start, n);  // [n, E]
-    at::Tensor mask = at::zeros({n, num_experts}, at::kBool);
+    at::Tensor mask = at::zeros({n, num_experts}, s.options().dtype(at::kBool));
     const int64_t kc = tokens_per_expert(n);
     if (kc > 0) {
       at::Tensor idx = std::get<1>(s_g.t().topk(kc, 1));  // [E, kc] token indices per expert
@@ -48,8 +48,9 @@ RoutingResult ExpertChoiceRouter::route(const at::Tensor& tokens, const RoutingC
   }
   SY_CHECK_EQ(start, num_tokens) << "group sizes must add up to the tokens";
   at::Tensor chosen = at::cat(masks, 0);  // [T, E]
-  at::Tensor experts =
-      at::arange(num_experts, at::kLong).unsqueeze(0).expand({num_tokens, num_experts});
+  at::Tensor experts = at::arange(num_experts, s.options().dtype(at::kLong))
+                           .unsqueeze(0)
+                           .expand({num_tokens, num_experts});
   r.expert_ids = experts.masked_fill(chosen.logical_not(), -1).contiguous();  // [T, E]
   r.probs = r.scores * chosen.to(r.scores.scalar_type());                     // [T, E]
   return r;

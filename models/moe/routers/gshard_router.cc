@@ -27,8 +27,9 @@ RoutingResult GShardRouter::route(const at::Tensor& tokens, const RoutingContext
   at::Tensor rest = logits.scatter(1, e1, -std::numeric_limits<float>::infinity());  // [T, E]
   if (context.training && options_.gshard.second_expert_policy == SecondExpertPolicy::kSampling) {
     at::Tensor u = uniform_rows(context.seed, NoiseStream::kGumbel, context.row_offset, num_tokens,
-                                context.global_rows, options_.num_experts);  // [T, E]
-    rest = rest - at::log(-at::log(u.clamp(1e-20, 1.0 - 1e-7)));             // + Gumbel
+                                context.global_rows, options_.num_experts)
+                       .to(logits.device());                      // [T, E]
+    rest = rest - at::log(-at::log(u.clamp(1e-20, 1.0 - 1e-7)));  // + Gumbel
   }
   at::Tensor e2 = rest.argmax(-1, /*keepdim=*/true);  // [T, 1]
   at::Tensor g1 = r.scores.gather(1, e1);             // [T, 1]
@@ -36,7 +37,8 @@ RoutingResult GShardRouter::route(const at::Tensor& tokens, const RoutingContext
   at::Tensor keep2 = at::ones_like(e2, at::kBool);    // [T, 1]
   if (context.training && options_.gshard.second_expert_policy == SecondExpertPolicy::kRandom) {
     at::Tensor u = uniform_rows(context.seed, NoiseStream::kRandomKeep, context.row_offset,
-                                num_tokens, context.global_rows, 1);  // [T, 1]
+                                num_tokens, context.global_rows, 1)
+                       .to(logits.device());  // [T, 1]
     at::Tensor g2_test = g2.detach();
     if (options_.gshard.normalize_before_dropping) g2_test = g2_test / (g1.detach() + g2_test);
     keep2 = (g2_test * 2.0).gt(u);

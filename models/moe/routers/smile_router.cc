@@ -32,8 +32,9 @@ at::Tensor smile_capacity_keep(const at::Tensor& node,
   const int64_t num_tokens = node.size(0);
   std::vector<int64_t> groups = group_sizes;
   if (groups.empty()) groups.push_back(num_tokens);
-  at::Tensor n = node.to(at::kLong).contiguous();
-  at::Tensor b = local.to(at::kLong).contiguous();
+  // A sequential scan in token order: on the host (one copy each way for device tensors).
+  at::Tensor n = node.to(at::kCPU, at::kLong).contiguous();   // [T]
+  at::Tensor b = local.to(at::kCPU, at::kLong).contiguous();  // [T]
   const int64_t* pn = n.data_ptr<int64_t>();
   const int64_t* pb = b.data_ptr<int64_t>();
   at::Tensor keep = at::zeros({num_tokens}, at::kBool);  // [T]
@@ -75,7 +76,7 @@ at::Tensor smile_capacity_keep(const at::Tensor& node,
   SY_CHECK_EQ(start, num_tokens) << "group sizes must add up to the number of tokens";
   if (dropped_level1 != nullptr) *dropped_level1 = drop1;
   if (dropped_level2 != nullptr) *dropped_level2 = drop2;
-  return keep;
+  return keep.to(node.device());
 }
 
 SmileRouter::SmileRouter(const RouterOptions& options) : options_(options) {

@@ -23,7 +23,7 @@ at::Tensor stablemoe_balance_loss(const at::Tensor& scores,
   at::Tensor a = assignment.reshape({num_tokens, 1}).to(at::kLong);  // [T, 1]
   at::Tensor s = scores.scalar_type() == at::kDouble ? scores : scores.to(at::kFloat);
   at::Tensor assigned = at::sigmoid(s.gather(1, a)).squeeze(1);  // [T] sigmoid(s_{t,a_t})
-  at::Tensor gid = group_index(num_tokens, sizes);               // [T]
+  at::Tensor gid = group_index(num_tokens, sizes, s.device());   // [T]
   at::Tensor cell = gid * num_experts + a.squeeze(1);            // [T] (group, expert)
   // [G, E] |A_i| per group (constant) and sum of the assigned sigmoids.
   at::Tensor counts = at::bincount(cell, {}, num_groups * num_experts)
@@ -32,9 +32,10 @@ at::Tensor stablemoe_balance_loss(const at::Tensor& scores,
   at::Tensor sig_sum = at::zeros({num_groups * num_experts}, s.options())
                            .index_add(0, cell, assigned)
                            .view({num_groups, num_experts});
-  at::Tensor t = at::tensor(sizes, at::kLong).to(s.scalar_type()).clamp_min(1.0);  // [G]
-  at::Tensor nbar = (t / static_cast<double>(num_experts)).unsqueeze(1);           // [G, 1]
-  at::Tensor per_group = (((counts - nbar) / nbar) * sig_sum).sum(1);              // [G]
+  at::Tensor t =
+      at::tensor(sizes, at::kLong).to(s.device(), s.scalar_type()).clamp_min(1.0);  // [G]
+  at::Tensor nbar = (t / static_cast<double>(num_experts)).unsqueeze(1);            // [G, 1]
+  at::Tensor per_group = (((counts - nbar) / nbar) * sig_sum).sum(1);               // [G]
   if (normalize_by_tokens) per_group = per_group / t;
   return mean_over_nonempty_groups(per_group, sizes);
 }
@@ -53,9 +54,9 @@ at::Tensor stablemoe_distill_loss(const at::Tensor& distilled_logits,
   at::Tensor ce = -at::log_softmax(z, -1)
                        .gather(1, assignment.reshape({num_tokens, 1}).to(at::kLong).detach())
                        .squeeze(1);
-  at::Tensor sum =
-      at::zeros({num_groups}, z.options()).index_add(0, group_index(num_tokens, sizes), ce);  // [G]
-  at::Tensor t = at::tensor(sizes, at::kLong).to(z.scalar_type()).clamp_min(1.0);
+  at::Tensor sum = at::zeros({num_groups}, z.options())
+                       .index_add(0, group_index(num_tokens, sizes, z.device()), ce);  // [G]
+  at::Tensor t = at::tensor(sizes, at::kLong).to(z.device(), z.scalar_type()).clamp_min(1.0);
   return mean_over_nonempty_groups(sum / t, sizes);
 }
 

@@ -17,7 +17,8 @@ at::Tensor router_input(const at::Tensor& tokens,
   at::Tensor x = tokens.to(at::kFloat);  // [T, H] float32 ("selective precision")
   if (!context.training || jitter_eps <= 0.0) return x;
   at::Tensor u = uniform_rows(context.seed, NoiseStream::kJitter, context.row_offset, x.size(0),
-                              context.global_rows, x.size(1));  // [T, H]
+                              context.global_rows, x.size(1))
+                     .to(x.device());  // [T, H]
   return x * (u * (2.0 * jitter_eps) + (1.0 - jitter_eps));
 }
 
