@@ -96,6 +96,15 @@ void check_router(const MoELayerConfig& m, int hidden, Checker& k) {
   k.require(router.input_jitter_eps() >= 0 && router.input_jitter_eps() < 1, r + "input_jitter_eps",
             "must be in [0, 1), got " + Checker::str(router.input_jitter_eps()));
   k.positive(router.init_std(), r + "init_std");
+  // Top-1 renormalized over the one selected expert makes every gate exactly 1: the task loss
+  // then gives the router no gradient. Switch keeps gate = router probability.
+  if ((router.kind() == RouterConfig::TOP_K || router.kind() == RouterConfig::LOCMOE) &&
+      router.top_k() == 1) {
+    k.require(
+        !router.normalize_top_k(), r + "normalize_top_k",
+        "must be false with model.moe.router.top_k 1 (every gate would be exactly 1 and the "
+        "router would get no gradient from the task loss; Switch: gate = router probability)");
+  }
   switch (router.kind()) {
     case RouterConfig::GSHARD:
       k.require(router.top_k() == 2, r + "top_k",
@@ -222,8 +231,15 @@ void check_moe(const ExperimentConfig& c, Checker& k) {
   k.non_negative(a.load_balancing_coeff(), "model.moe.aux_loss.load_balancing_coeff");
   k.non_negative(a.z_loss_coeff(), "model.moe.aux_loss.z_loss_coeff");
   k.non_negative(a.erc().coeff(), "model.moe.aux_loss.erc.coeff");
-  k.require(a.erc().alpha() >= 0 && a.erc().alpha() <= 1, "model.moe.aux_loss.erc.alpha",
-            "must be in [0, 1], got " + Checker::str(a.erc().alpha()));
+  k.require(a.erc().alpha() >= 0 && std::isfinite(a.erc().alpha()), "model.moe.aux_loss.erc.alpha",
+            "must be a finite number >= 0, got " + Checker::str(a.erc().alpha()));
+  if (a.erc().coeff() > 0 && m.router().kind() == RouterConfig::LOCMOE &&
+      m.router().locmoe().grouped_average_pooling()) {
+    k.require(
+        false, "model.moe.aux_loss.erc.coeff",
+        "cannot be used with model.moe.router.locmoe.grouped_average_pooling (GrAP gating has "
+        "no learned router rows to couple with the experts)");
+  }
   k.non_negative(a.dpsl().coeff(), "model.moe.aux_loss.dpsl.coeff");
   k.positive(a.dpsl().symmetric_concentration(), "model.moe.aux_loss.dpsl.symmetric_concentration");
   k.non_negative(a.dpsl().warmup_only_steps(), "model.moe.aux_loss.dpsl.warmup_only_steps");

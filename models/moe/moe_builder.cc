@@ -180,8 +180,13 @@ MoELayer build_moe_layer(const MoEBuildOptions& options,
     lo.capacity.rectify.expert_parallel_size = ep_group->size();
     lo.capacity.rectify.expert_parallel_rank = ep_group->rank();
   }
-  MoELayer layer(lo, registry.create(ro), dispatcher, experts, aux_losses,
-                 parallel.host_batch_group);
+  std::shared_ptr<Router> router = registry.create(ro);
+  if (lo.aux.erc.coeff > 0.0 && !router->coupling_weight().defined()) {
+    throw ConfigError("model.moe.aux_loss.erc.coeff",
+                      "router kind '" + ro.kind +
+                          "' has no learned router rows [E, H] to couple with the experts");
+  }
+  MoELayer layer(lo, router, dispatcher, experts, aux_losses, parallel.host_batch_group);
   if (lo.shuffle_tokens) {
     layer->set_token_shuffle(ep_group != nullptr
                                  ? std::make_shared<TokenShuffle>(host_expert, parallel.all_to_all)

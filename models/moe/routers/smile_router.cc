@@ -94,6 +94,16 @@ SmileRouter::SmileRouter(const RouterOptions& options) : options_(options) {
   local_weight_ = register_parameter("local_weight", initial_router_weight(local_opts));
 }
 
+at::Tensor SmileRouter::coupling_weight() {
+  const int64_t nodes = options_.num_nodes;
+  const int64_t per_node = experts_per_node();
+  at::Tensor node_rows = node_weight_.repeat_interleave(per_node, 0);  // [N, H] -> [E, H]
+  at::Tensor local_rows = options_.smile.router_per_node
+                              ? local_weight_                      // [E, H]
+                              : local_weight_.repeat({nodes, 1});  // [M, H] -> [E, H]
+  return node_rows + local_rows;                                   // [E, H]
+}
+
 RoutingResult SmileRouter::route(const at::Tensor& tokens, const RoutingContext& context) {
   const int64_t num_tokens = tokens.size(0);
   const int64_t nodes = options_.num_nodes;

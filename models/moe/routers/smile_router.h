@@ -30,6 +30,9 @@ namespace switchyard::models {
 class SmileRouter : public Router {
  public:
   explicit SmileRouter(const RouterOptions& options);
+  // ERC's router rows [E, H]: the joint logit of expert a M + b is linear in x with row
+  // W_node[a] + W_loc[b] (W_loc[a M + b] with one local router per node), so those rows couple.
+  at::Tensor coupling_weight() override;
 
   RoutingResult route(const at::Tensor& tokens, const RoutingContext& context) override;
   int64_t num_experts() const override { return options_.num_experts; }
