@@ -292,6 +292,23 @@ TEST(ConfigValidation, ExampleConfigsCarryThePapersValues) {
   }
 }
 
+// Issue 17 item 8: expert choice over whole routing groups in the causal LM is valid but warned
+// about in one line naming the field; the per-position grouping is not.
+TEST(ConfigValidation, ExpertChoiceInACausalModelIsWarnedAbout) {
+  ExperimentConfig c = default_config();
+  apply_overrides(&c, {"model.moe.router.kind=EXPERT_CHOICE"});
+  EXPECT_TRUE(find_config_issues(c, context(4)).empty());
+  const auto warnings = find_config_warnings(c);
+  ASSERT_EQ(warnings.size(), 1u);
+  EXPECT_EQ(warnings[0].path, "model.moe.router.expert_choice.grouping");
+  EXPECT_THAT(warnings[0].reason, HasSubstr("later tokens"));
+  EXPECT_EQ(warnings[0].reason.find('\n'), std::string::npos);
+  apply_overrides(&c, {"model.moe.router.expert_choice.grouping=PER_POSITION"});
+  EXPECT_TRUE(find_config_issues(c, context(4)).empty());
+  EXPECT_TRUE(find_config_warnings(c).empty());
+  EXPECT_TRUE(find_config_warnings(default_config()).empty());
+}
+
 TEST(ConfigValidation, DenseModelSkipsMoERules) {
   ExperimentConfig c = default_config();
   apply_overrides(&c, {"model.moe_every_n_layers=0", "model.moe.router.top_k=99"});
