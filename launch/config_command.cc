@@ -28,6 +28,9 @@ int run_validate(const std::vector<std::string>& args) {
     std::cerr << "switchyard: error: " << issue.path << ": " << issue.reason << "\n";
   }
   if (!issues.empty()) return kExitUsage;
+  for (const auto& w : config::find_config_warnings(cfg)) {
+    std::cerr << "switchyard: warning: " << w.path << ": " << w.reason << "\n";
+  }
   const int world = context.world_size > 0 ? context.world_size : cfg.parallel().world_size();
   std::cout << parsed.file << ": valid"
             << (world > 0

@@ -73,6 +73,8 @@ int run_generate(const std::vector<std::string>& args) {
     for (auto& [name, t] : train::read_safetensors(dir + "/" + f.name()).tensors) stored[name] = t;
   }
   train::restore_from_checkpoint(stored, e.params);
+  train::restore_buffers(stored, e.moe->persistent_buffers(),
+                         /*required=*/manifest.format_version() >= 2);
   const std::string& text = cfg.generate().prompt();
   const auto tokens = models::generate(e.model, std::vector<int64_t>(text.begin(), text.end()),
                                        train::sampling_options(cfg),

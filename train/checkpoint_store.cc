@@ -22,7 +22,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-constexpr int kFormatVersion = 1;
 constexpr const char* kManifest = "manifest.pbtxt";
 
 std::string step_name(const char* prefix, int64_t step) {
@@ -173,9 +172,10 @@ CheckpointManifest CheckpointStore::verify(const std::string& dir) {
   if (!parser.ParseFromString(text.str(), &m)) {
     throw Error("checkpoint '" + dir + "': " + kManifest + " does not parse");
   }
-  if (m.format_version() != kFormatVersion) {
+  if (m.format_version() < kOldestReadableVersion || m.format_version() > kFormatVersion) {
     throw Error("checkpoint '" + dir + "': format version " + std::to_string(m.format_version()) +
-                " is not supported (this build reads " + std::to_string(kFormatVersion) + ")");
+                " is not supported (this build reads " + std::to_string(kOldestReadableVersion) +
+                " to " + std::to_string(kFormatVersion) + ")");
   }
   for (const CheckpointFile& f : m.files()) {
     const std::string path = (fs::path(dir) / f.name()).string();

@@ -28,6 +28,12 @@ namespace switchyard::train {
 
 class CheckpointStore {
  public:
+  // Manifest format written by this build. Version 2 added the persistent buffers
+  // ("buffer.<name>" tensors in dense.safetensors); version 1 checkpoints (parameters and
+  // optimizer state only) are still read, their buffers keep the values the model was built with.
+  static constexpr int kFormatVersion = 2;
+  static constexpr int kOldestReadableVersion = 1;
+
   CheckpointStore(std::string root, int keep_last);
 
   const std::string& root() const { return root_; }

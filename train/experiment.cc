@@ -5,9 +5,11 @@
 #include <set>
 
 #include <ATen/ATen.h>
+#include <spdlog/spdlog.h>
 
 #include "comm/a2a/make_all_to_all.h"
 #include "comm/make_communicator.h"
+#include "core/config/config_validation.h"
 #include "core/errors.h"
 #include "models/moe/moe_builder.h"
 
@@ -43,6 +45,9 @@ Experiment build_experiment(const config::ExperimentConfig& c,
                             const ExperimentExtensions& extensions) {
   Experiment e;
   const config::ModelConfig& m = c.model();
+  if (groups.world->rank() == 0) {
+    for (const auto& w : config::find_config_warnings(c)) spdlog::warn("{}: {}", w.path, w.reason);
+  }
   const config::RouterConfig::Kind router_kind = m.moe().router().kind();
   const bool by_node =
       router_kind == config::RouterConfig::SMILE || router_kind == config::RouterConfig::LOCMOE;

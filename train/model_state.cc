@@ -12,6 +12,7 @@ namespace {
 const char* kExpAvg = "optim.exp_avg.";
 const char* kExpAvgSq = "optim.exp_avg_sq.";
 const char* kStep = "optim.step.";
+const char* kBuffer = "buffer.";
 
 // (stored name, view of the live tensor) for every stored tensor of `slot`.
 std::vector<std::pair<std::string, at::Tensor>> stored_views(const ParamSlot& slot,
@@ -59,6 +60,34 @@ NamedTensors checkpoint_tensors(const std::vector<ParamSlot>& slots,
     }
   }
   return out;
+}
+
+NamedTensors buffer_tensors(const std::vector<std::pair<std::string, at::Tensor>>& buffers) {
+  NamedTensors out;
+  for (const auto& [name, t] : buffers) out.emplace_back(kBuffer + name, t.detach().to(at::kCPU));
+  return out;
+}
+
+std::vector<std::string> restore_buffers(
+    const std::map<std::string, at::Tensor>& stored,
+    const std::vector<std::pair<std::string, at::Tensor>>& buffers,
+    bool required) {
+  at::NoGradGuard no_grad;
+  std::vector<std::string> missing;
+  for (const auto& [name, live] : buffers) {
+    const auto it = stored.find(kBuffer + name);
+    if (it == stored.end()) {
+      if (required) throw Error("checkpoint has no buffer '" + name + "'");
+      missing.push_back(name);
+      continue;
+    }
+    if (it->second.sizes() != live.sizes()) {
+      throw Error("checkpoint buffer '" + name + "' has shape " + c10::str(it->second.sizes()) +
+                  ", the model's is " + c10::str(live.sizes()));
+    }
+    live.detach().copy_(it->second);  // to the live buffer's device and dtype
+  }
+  return missing;
 }
 
 std::map<std::string, Optimizer::ParamState> restore_from_checkpoint(

@@ -14,6 +14,7 @@
 
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <ATen/core/Tensor.h>
@@ -40,6 +41,18 @@ NamedTensors checkpoint_tensors(const std::vector<ParamSlot>& slots,
                                 const std::map<std::string, Optimizer::ParamState>& optimizer_state,
                                 bool dense,
                                 bool experts);
+
+// Persistent buffers (state outside the parameters, e.g. the aux-loss-free expert bias), stored
+// under "buffer.<name>" on the CPU. Buffers are replicated: every rank holds the same values.
+NamedTensors buffer_tensors(const std::vector<std::pair<std::string, at::Tensor>>& buffers);
+
+// Copies the stored "buffer.<name>" values into the live `buffers` (in place, on their device
+// and dtype). `required`: a missing buffer is an Error naming it; otherwise (a checkpoint
+// written before buffers were stored) missing buffers keep their values and are returned.
+std::vector<std::string> restore_buffers(
+    const std::map<std::string, at::Tensor>& stored,
+    const std::vector<std::pair<std::string, at::Tensor>>& buffers,
+    bool required);
 
 // Copies the stored values into `slots` (every slot must be found) and returns the optimizer
 // state to load (by module name). Throws Error naming a missing or mis-shaped tensor.

@@ -211,8 +211,10 @@ void Trainer::save_checkpoint(int64_t steps_completed) {
   comm::barrier(host);
   const auto state = optimizer_->state();
   if (rank == 0) {
-    store.write_file(steps_completed, "dense.safetensors",
-                     checkpoint_tensors(params_, state, true, false));
+    // Dense parameters and the persistent buffers (replicated on every rank).
+    NamedTensors dense = checkpoint_tensors(params_, state, true, false);
+    for (auto& item : buffer_tensors(moe_->persistent_buffers())) dense.push_back(std::move(item));
+    store.write_file(steps_completed, "dense.safetensors", dense);
   }
   // The first expert-parallel group holds every expert once.
   if (!expert_params_.empty() && groups_.expert_data->rank() == 0) {
@@ -255,6 +257,14 @@ int64_t Trainer::restore_latest() {
     for (auto& [name, t] : read_safetensors(dir + "/" + f.name()).tensors) stored[name] = t;
   }
   optimizer_->load_state(restore_from_checkpoint(stored, params_));
+  const std::vector<std::string> missing =
+      restore_buffers(stored, moe_->persistent_buffers(), /*required=*/m.format_version() >= 2);
+  if (!missing.empty() && groups_.world->rank() == 0) {
+    spdlog::warn(
+        "checkpoint '{}' (format version {}) stores no buffers: {} buffer(s) such as '{}' "
+        "restart from their initial values",
+        dir, m.format_version(), missing.size(), missing.front());
+  }
   if (m.router_stage_size() > 0) {
     moe_->restore_router_stages({m.router_stage().begin(), m.router_stage().end()});
   }

@@ -103,6 +103,15 @@ void check_router(const MoELayerConfig& m, int hidden, Checker& k) {
   k.require(router.input_jitter_eps() >= 0 && router.input_jitter_eps() < 1, r + "input_jitter_eps",
             "must be in [0, 1), got " + Checker::str(router.input_jitter_eps()));
   k.positive(router.init_std(), r + "init_std");
+  // Top-1 renormalized over the one selected expert makes every gate exactly 1: the task loss
+  // then gives the router no gradient. Switch keeps gate = router probability.
+  if ((router.kind() == RouterConfig::TOP_K || router.kind() == RouterConfig::LOCMOE) &&
+      router.top_k() == 1) {
+    k.require(
+        !router.normalize_top_k(), r + "normalize_top_k",
+        "must be false with model.moe.router.top_k 1 (every gate would be exactly 1 and the "
+        "router would get no gradient from the task loss; Switch: gate = router probability)");
+  }
   switch (router.kind()) {
     case RouterConfig::GSHARD:
       k.require(router.top_k() == 2, r + "top_k",
@@ -119,9 +128,19 @@ void check_router(const MoELayerConfig& m, int hidden, Checker& k) {
                 "applies to kind TOP_K only (StableMoE balances with stablemoe.balance_coeff)");
       k.require(router.group_limited().num_groups() == 0, r + "group_limited.num_groups",
                 "applies to kind TOP_K only");
+      if (m.dispatcher().rectify().intra_rank() || m.dispatcher().rectify().fill_in()) {
+        k.require(router.stablemoe().counts() == StableMoEConfig::PER_RANK, r + "stablemoe.counts",
+                  "must be PER_RANK with model.moe.dispatcher.rectify (rectification works on the "
+                  "dispatcher's per-rank capacity)");
+      }
       break;
     case RouterConfig::EXPERT_CHOICE:
       k.positive(router.expert_choice().capacity_factor(), r + "expert_choice.capacity_factor");
+      if (router.expert_choice().grouping() == ExpertChoiceConfig::PER_POSITION) {
+        k.require(!m.dispatcher().shuffle_tokens(), r + "expert_choice.grouping",
+                  "PER_POSITION cannot hold with model.moe.dispatcher.shuffle_tokens (the "
+                  "shuffle breaks sequences)");
+      }
       k.require(!m.dispatcher().batch_independent(), "model.moe.dispatcher.batch_independent",
                 "cannot hold with kind EXPERT_CHOICE: experts choose among the whole batch");
       break;
@@ -212,6 +231,8 @@ void check_moe(const ExperimentConfig& c, Checker& k) {
     k.require(d.capacity_factor() > 0, "model.moe.dispatcher.rectify",
               "needs model.moe.dispatcher.capacity_factor > 0 (nothing is dropped or padded when "
               "dropless)");
+    k.positive(d.rectify().intra_rank_capacity_factor(),
+               "model.moe.dispatcher.rectify.intra_rank_capacity_factor");
     k.require(m.router().kind() != RouterConfig::EXPERT_CHOICE, "model.moe.dispatcher.rectify",
               "cannot be used with router kind EXPERT_CHOICE (experts choose tokens: nothing is "
               "dropped by a token's choice)");
@@ -227,10 +248,22 @@ void check_moe(const ExperimentConfig& c, Checker& k) {
               "sequences)");
   }
   k.non_negative(a.load_balancing_coeff(), "model.moe.aux_loss.load_balancing_coeff");
+  if (a.global_statistics()) {
+    k.require(!d.shuffle_tokens(), "model.moe.aux_loss.global_statistics",
+              "cannot hold with model.moe.dispatcher.shuffle_tokens (ranks then route unequal "
+              "token counts)");
+  }
   k.non_negative(a.z_loss_coeff(), "model.moe.aux_loss.z_loss_coeff");
   k.non_negative(a.erc().coeff(), "model.moe.aux_loss.erc.coeff");
-  k.require(a.erc().alpha() >= 0 && a.erc().alpha() <= 1, "model.moe.aux_loss.erc.alpha",
-            "must be in [0, 1], got " + Checker::str(a.erc().alpha()));
+  k.require(a.erc().alpha() >= 0 && std::isfinite(a.erc().alpha()), "model.moe.aux_loss.erc.alpha",
+            "must be a finite number >= 0, got " + Checker::str(a.erc().alpha()));
+  if (a.erc().coeff() > 0 && m.router().kind() == RouterConfig::LOCMOE &&
+      m.router().locmoe().grouped_average_pooling()) {
+    k.require(
+        false, "model.moe.aux_loss.erc.coeff",
+        "cannot be used with model.moe.router.locmoe.grouped_average_pooling (GrAP gating has "
+        "no learned router rows to couple with the experts)");
+  }
   k.non_negative(a.dpsl().coeff(), "model.moe.aux_loss.dpsl.coeff");
   k.positive(a.dpsl().symmetric_concentration(), "model.moe.aux_loss.dpsl.symmetric_concentration");
   k.non_negative(a.dpsl().warmup_only_steps(), "model.moe.aux_loss.dpsl.warmup_only_steps");
@@ -347,6 +380,19 @@ std::vector<ConfigIssue> find_config_issues(const ExperimentConfig& config,
   check_data(config, context, k);
   check_rest(config, k);
   return k.take();
+}
+
+std::vector<ConfigIssue> find_config_warnings(const ExperimentConfig& config) {
+  std::vector<ConfigIssue> warnings;
+  const ModelConfig& m = config.model();
+  if (m.moe_every_n_layers() > 0 && m.moe().router().kind() == RouterConfig::EXPERT_CHOICE &&
+      m.moe().router().expert_choice().grouping() == ExpertChoiceConfig::ROUTING_GROUP) {
+    warnings.push_back(
+        {"model.moe.router.expert_choice.grouping",
+         "ROUTING_GROUP in a causal LM lets a token's routing depend on later tokens of its "
+         "sequence (losses not comparable with token choice); PER_POSITION is causal"});
+  }
+  return warnings;
 }
 
 void validate_config(const ExperimentConfig& config, const ValidationContext& context) {

@@ -31,6 +31,10 @@ struct ConfigIssue {
 std::vector<ConfigIssue> find_config_issues(const ExperimentConfig& config,
                                             const ValidationContext& context);
 
+// Valid but questionable combinations, one line each ("path: reason"); the run goes ahead. E.g.
+// expert choice over whole routing groups in the causal LM (a token's routing sees later tokens).
+std::vector<ConfigIssue> find_config_warnings(const ExperimentConfig& config);
+
 // Throws ConfigError for the first violation.
 void validate_config(const ExperimentConfig& config, const ValidationContext& context);
 

@@ -91,7 +91,7 @@ ExpertRouterCouplingLoss::ExpertRouterCouplingLoss(const ErcOptions& options,
                                                    ExpertKind expert_kind,
                                                    std::shared_ptr<comm::Communicator> expert_group)
     : options_(options), expert_kind_(expert_kind), expert_group_(std::move(expert_group)) {
-  SY_CHECK(options.alpha >= 0.0 && options.alpha <= 1.0) << "ERC alpha " << options.alpha;
+  SY_CHECK(options.alpha >= 0.0) << "ERC alpha " << options.alpha;
 }
 
 ErcResult ExpertRouterCouplingLoss::compute(const at::Tensor& router_weight,

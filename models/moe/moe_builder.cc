@@ -66,6 +66,9 @@ MoEBuildOptions moe_options_from_config(const config::MoELayerConfig& config,
   }
   r.gshard.normalize_before_dropping = rc.gshard().normalize_before_dropping();
   r.expert_choice.capacity_factor = rc.expert_choice().capacity_factor();
+  r.expert_choice.per_position =
+      rc.expert_choice().grouping() == config::ExpertChoiceConfig::PER_POSITION;
+  r.expert_choice.seq_len = seq_len;
   r.aux_free_bias.enabled = rc.aux_free_bias().enabled();
   r.aux_free_bias.update_rate = rc.aux_free_bias().update_rate();
   r.group_limited.num_groups =
@@ -77,10 +80,12 @@ MoEBuildOptions moe_options_from_config(const config::MoELayerConfig& config,
   r.stablemoe.distilled_dim = sc.distilled_dim();
   r.stablemoe.balance_coeff = sc.balance_coeff();
   r.stablemoe.distill_coeff = sc.distill_coeff();
+  r.stablemoe.global_counts = sc.counts() == config::StableMoEConfig::GLOBAL;
   r.num_nodes = ep_num_nodes;
   r.smile.router_per_node = rc.smile().router_per_node();
   r.smile.balance_coeff = rc.smile().balance_coeff();
   r.smile.capacity_factor = rc.smile().capacity_factor();
+  r.smile.receiver_capacity = rc.smile().receiver_capacity();
   r.locmoe.locality_coeff = rc.locmoe().locality_coeff();
   r.locmoe.grouped_average_pooling = rc.locmoe().grouped_average_pooling();
   r.locmoe.capacity_bound_delta = rc.locmoe().capacity_bound_delta();
@@ -94,6 +99,11 @@ MoEBuildOptions moe_options_from_config(const config::MoELayerConfig& config,
   l.seq_len = seq_len;
   l.num_nodes = ep_num_nodes;
   l.capacity.capacity_factor = dc.capacity_factor();
+  if (rc.kind() == config::RouterConfig::STABLEMOE && r.stablemoe.global_counts) {
+    // StableMoE counts its capacity over the whole step (arrival order at the expert) itself.
+    r.stablemoe.capacity_factor = dc.capacity_factor();
+    l.capacity.capacity_factor = 0.0;
+  }
   l.capacity.min_capacity = dc.min_capacity();
   l.capacity.top_k = rc.top_k();
   l.capacity.drop_policy = dc.drop_policy() == config::DispatcherConfig::PROBS ? DropPolicy::kProbs
@@ -106,6 +116,7 @@ MoEBuildOptions moe_options_from_config(const config::MoELayerConfig& config,
   l.capacity.rectify.fill_in = dc.rectify().fill_in();
   l.capacity.rectify.intra_rank_exclude_kept = dc.rectify().intra_rank_exclude_kept();
   l.capacity.rectify.fill_in_renormalize = dc.rectify().fill_in_renormalize();
+  l.capacity.rectify.intra_rank_capacity_factor = dc.rectify().intra_rank_capacity_factor();
   const config::AuxLossConfig& ac = config.aux_loss();
   l.aux.load_balancing =
       ac.load_balancing() == config::AuxLossConfig::SEQUENCE ? LoadBalancingLoss::kSequence
@@ -120,6 +131,7 @@ MoEBuildOptions moe_options_from_config(const config::MoELayerConfig& config,
                                   ac.dpsl().concentration().end());
   }
   l.aux.dpsl_warmup_only_steps = ac.dpsl().warmup_only_steps();
+  l.aux.global_statistics = ac.global_statistics();
   l.aux.erc.coeff = ac.erc().coeff();
   l.aux.erc.alpha = ac.erc().alpha();
   l.aux.erc.noise = ac.erc().noise();
@@ -180,8 +192,13 @@ MoELayer build_moe_layer(const MoEBuildOptions& options,
     lo.capacity.rectify.expert_parallel_size = ep_group->size();
     lo.capacity.rectify.expert_parallel_rank = ep_group->rank();
   }
-  MoELayer layer(lo, registry.create(ro), dispatcher, experts, aux_losses,
-                 parallel.host_batch_group);
+  std::shared_ptr<Router> router = registry.create(ro);
+  if (lo.aux.erc.coeff > 0.0 && !router->coupling_weight().defined()) {
+    throw ConfigError("model.moe.aux_loss.erc.coeff",
+                      "router kind '" + ro.kind +
+                          "' has no learned router rows [E, H] to couple with the experts");
+  }
+  MoELayer layer(lo, router, dispatcher, experts, aux_losses, parallel.host_batch_group);
   if (lo.shuffle_tokens) {
     layer->set_token_shuffle(ep_group != nullptr
                                  ? std::make_shared<TokenShuffle>(host_expert, parallel.all_to_all)

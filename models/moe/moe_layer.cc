@@ -9,6 +9,7 @@
 #include "comm/host_collectives.h"
 #include "core/check.h"
 #include "models/moe/aux_losses.h"
+#include "models/moe/global_aux_statistics.h"
 #include "models/moe/router_noise.h"
 #include "models/moe/token_shuffle.h"
 #include "models/precision.h"
@@ -53,6 +54,7 @@ RoutingContext MoELayerImpl::routing_context(int64_t num_tokens,
   context.group_sizes = args.group_sizes;
   context.step = args.step;
   context.token_ids = args.token_ids;
+  context.count_group = host_batch_group_.get();
   if (options_.batch_independent) {
     SY_CHECK_GT(seq_len, 0) << "batch-independent mode needs the sequence length";
     context.group_sizes = sequence_groups(num_tokens, seq_len);
@@ -128,8 +130,32 @@ std::vector<std::pair<std::string, double>> MoELayerImpl::add_losses(RoutingResu
   }
   const AuxLossOptions& aux = options_.aux;
   const int64_t layer = options_.layer_index;
+  const bool micro_batch = routing->balance_ids.defined() && aux.load_balancing_coeff > 0.0 &&
+                           aux.load_balancing == LoadBalancingLoss::kMicroBatch;
+  const bool dpsl_on =
+      aux.dpsl_coeff > 0.0 && context.training &&
+      (aux.dpsl_warmup_only_steps <= 0 || context.step < aux.dpsl_warmup_only_steps);
+  at::Tensor dpsl_probs;  // [T, E] scores normalized per token
+  if (dpsl_on) {
+    dpsl_probs = routing->scores / routing->scores.sum(-1, /*keepdim=*/true).clamp_min(1e-20);
+  }
+  GlobalAuxStatistics global;  // aux_loss.global_statistics: one all-gather per layer-step
+  const bool use_global = aux.global_statistics && (micro_batch || dpsl_on);
+  if (use_global) {
+    at::Tensor counts = at::zeros({options_.num_experts}, at::kLong);  // [E]
+    if (micro_batch) {
+      at::Tensor ids = routing->balance_ids;
+      counts = at::bincount(ids.masked_select(ids.ge(0)), {}, options_.num_experts);
+    }
+    global =
+        gather_aux_statistics(counts, routing->scores.size(0), dpsl_probs, context.count_group);
+  }
   if (routing->balance_ids.defined() && aux.load_balancing_coeff > 0.0) {
-    if (aux.load_balancing == LoadBalancingLoss::kMicroBatch) {
+    if (micro_batch && use_global) {
+      aux_losses_->add(layer, "load_balancing",
+                       global_load_balancing_loss(routing->scores, global, routing->balance_k),
+                       aux.load_balancing_coeff);
+    } else if (aux.load_balancing == LoadBalancingLoss::kMicroBatch) {
       aux_losses_->add(layer, "load_balancing",
                        load_balancing_loss(routing->scores, routing->balance_ids,
                                            routing->balance_k, context.group_sizes),
@@ -146,11 +172,10 @@ std::vector<std::pair<std::string, double>> MoELayerImpl::add_losses(RoutingResu
     aux_losses_->add(layer, "z_loss", z_loss(routing->logits, context.group_sizes),
                      aux.z_loss_coeff);
   }
-  if (aux.dpsl_coeff > 0.0 && context.training &&
-      (aux.dpsl_warmup_only_steps <= 0 || context.step < aux.dpsl_warmup_only_steps)) {
-    // [T, E] scores normalized per token.
-    at::Tensor p = routing->scores / routing->scores.sum(-1, /*keepdim=*/true).clamp_min(1e-20);
-    aux_losses_->add(layer, "dpsl", dpsl_loss(p, aux.dpsl_prior, context.group_sizes),
+  if (dpsl_on) {
+    aux_losses_->add(layer, "dpsl",
+                     use_global ? global_dpsl_loss(dpsl_probs, aux.dpsl_prior, global)
+                                : dpsl_loss(dpsl_probs, aux.dpsl_prior, context.group_sizes),
                      aux.dpsl_coeff);
   }
   for (RouterLoss& loss : routing->losses) {

@@ -70,6 +70,10 @@ struct AuxLossOptions {
   double dpsl_coeff = 0.0;
   DirichletPrior dpsl_prior;
   int64_t dpsl_warmup_only_steps = 0;
+  // Micro-batch load balancing (its f_i) and DPSL (its empirical CDF) over every routing group of
+  // the step, all ranks (global_aux_statistics.h; one all-gather per layer-step), instead of per
+  // routing group.
+  bool global_statistics = false;
   ErcOptions erc;  // expert-router coupling loss (erc.coeff 0 = off; needs set_coupling_loss)
 };
 

@@ -117,6 +117,16 @@ std::vector<int> MoEState::router_stages() const {
   return stages;
 }
 
+std::vector<std::pair<std::string, at::Tensor>> MoEState::persistent_buffers() const {
+  std::vector<std::pair<std::string, at::Tensor>> out;
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    for (const auto& item : layers_[i]->named_buffers(/*recurse=*/true)) {
+      out.emplace_back("moe." + std::to_string(i) + "." + item.key(), item.value());
+    }
+  }
+  return out;
+}
+
 void MoEState::restore_router_stages(const std::vector<int>& stages) {
   if (stages.size() != layers_.size()) {
     throw Error("checkpoint stores " + std::to_string(stages.size()) +

@@ -84,6 +84,11 @@ class MoEState {
 
   // StableMoE stage per layer (0 = no stages), for checkpoint manifests, and its restore.
   std::vector<int> router_stages() const;
+  // Every buffer of every MoE layer (the aux-loss-free expert bias and any other state a layer
+  // keeps outside its parameters), named "moe.<layer index>.<buffer path in the layer>", e.g.
+  // "moe.0.router.expert_bias" [E]. The tensors are the live buffers (restore copies into them);
+  // they are replicated on every rank. Checkpoints store all of them.
+  std::vector<std::pair<std::string, at::Tensor>> persistent_buffers() const;
   void restore_router_stages(const std::vector<int>& stages);
 
  private:

@@ -2,6 +2,7 @@
 // arXiv 2402.12399); ALGORITHMS.md §6.
 #include "models/moe/rectify.h"
 
+#include <cmath>
 #include <limits>
 
 #include <ATen/ATen.h>
@@ -40,27 +41,64 @@ at::Tensor token_ep_rank(int64_t num_tokens,
   return group_index(num_tokens, groups, device).remainder(o.expert_parallel_size);
 }
 
-// IR expert of every token ([T], -1 = none) and its multiplicity d ([T] int64).
+// [T] bool: within each segment (segment[t] in [0, S); S = none), the first limit[s] tokens in
+// descending `score` (ties: earlier token) win.
+at::Tensor first_in_segments(const at::Tensor& segment,  // [T] int64 in [0, S]
+                             const at::Tensor& score,    // [T]
+                             const at::Tensor& limit) {  // [S] int64
+  const int64_t num_tokens = segment.size(0);
+  const int64_t trailing = limit.size(0);
+  const auto lopt = segment.options().dtype(at::kLong);  // on the routing's device
+  at::Tensor perm = at::arange(num_tokens, lopt);
+  perm = stable_reorder(perm, score.to(at::kDouble).neg());
+  perm = stable_reorder(perm, segment);
+  at::Tensor seg_sorted = segment.index_select(0, perm);           // [T]
+  at::Tensor counts = at::bincount(seg_sorted, {}, trailing + 1);  // [S + 1]
+  at::Tensor starts = counts.cumsum(0) - counts;                   // [S + 1]
+  at::Tensor rank = at::arange(num_tokens, lopt) - starts.index_select(0, seg_sorted);
+  at::Tensor limit_ext = at::cat({limit, at::zeros({1}, lopt)});           // [S + 1]
+  at::Tensor won_sorted = rank.lt(limit_ext.index_select(0, seg_sorted));  // [T]
+  return at::zeros({num_tokens}, segment.options().dtype(at::kBool)).index_put_({perm}, won_sorted);
+}
+
+// IR expert of every token ([T], -1 = none) and its multiplicity d ([T] int64). Never an expert
+// that dropped the token; at most ceil(f * C_g) IR rows per (routing group, expert).
 at::Tensor intra_rank_experts(const at::Tensor& logits,   // [T, E] detached
                               const at::Tensor& ids,      // [T, K]
                               const at::Tensor& keep,     // [T, K]
                               const at::Tensor& ep_rank,  // [T]
+                              const std::vector<int64_t>& capacities,
+                              const std::vector<int64_t>& groups,
                               const RectifyOptions& o,
                               at::Tensor* dropped) {
+  const int64_t num_tokens = logits.size(0);
   const int64_t num_experts = logits.size(1);
   const int64_t local = num_experts / o.expert_parallel_size;
-  *dropped = ids.ge(0).sum(1) - keep.sum(1);  // [T] k - |R_i|
-  at::Tensor expert =
-      at::arange(num_experts, ids.options().dtype(at::kLong)).unsqueeze(0);  // [1, E]
-  at::Tensor lo = (ep_rank * local).unsqueeze(1);                            // [T, 1]
-  at::Tensor allowed = expert.ge(lo) & expert.lt(lo + local);                // [T, E] local experts
+  *dropped = ids.ge(0).sum(1) - keep.sum(1);                            // [T] k - |R_i|
+  at::Tensor expert = at::arange(num_experts, ids.options().dtype(at::kLong)).unsqueeze(0);  // [1, E]
+  at::Tensor lo = (ep_rank * local).unsqueeze(1);                       // [T, 1]
+  at::Tensor allowed = expert.ge(lo) & expert.lt(lo + local);           // [T, E] local experts
+  // The experts that dropped the token are full: sending it back would bypass the capacity.
+  at::Tensor dropping = expert_mask(ids, keep.logical_not() & ids.ge(0), num_experts);  // [T, E]
+  allowed = allowed & dropping.logical_not();
   if (o.intra_rank_exclude_kept) {
     at::Tensor kept = expert_mask(ids, keep & ids.ge(0), num_experts);  // [T, E]
     allowed = allowed & kept.logical_not();
   }
   at::Tensor masked = logits.masked_fill(allowed.logical_not(), -kInf);  // [T, E]
-  at::Tensor h = masked.argmax(1);                                       // [T]
+  auto [score, h] = masked.max(1);                                       // [T], [T]
   at::Tensor has = dropped->gt(0) & allowed.any(1);                      // [T]
+  // Bound: per (group, expert) at most ceil(f * C_g) IR rows, highest logit first.
+  const auto num_groups = static_cast<int64_t>(groups.size());
+  std::vector<int64_t> limits;
+  for (int64_t c : capacities) {
+    const auto bound = static_cast<int64_t>(std::ceil(o.intra_rank_capacity_factor * c));
+    limits.insert(limits.end(), num_experts, bound);
+  }
+  at::Tensor gid = group_index(num_tokens, groups, ids.device());  // [T]
+  at::Tensor segment =
+      at::where(has, gid * num_experts + h, at::full_like(h, num_groups * num_experts));  // [T]
+  has = has & first_in_segments(segment, score, at::tensor(limits, at::kLong).to(ids.device()));
   return at::where(has, h, at::full_like(h, -1));
 }
 
@@ -91,19 +129,13 @@ at::Tensor fill_in_experts(const at::Tensor& logits,  // [T, E] detached
   // Order: segment (group, candidate), then score descending, then token order.
   const int64_t trailing = num_groups * num_experts;
   at::Tensor segment = at::where(has, gid * num_experts + cand, at::full_like(cand, trailing));
-  const auto lopt = ids.options().dtype(at::kLong);
-  at::Tensor perm = at::arange(num_tokens, lopt);
-  perm = stable_reorder(perm, score.to(at::kDouble).neg());
-  perm = stable_reorder(perm, segment);
-  at::Tensor seg_sorted = segment.index_select(0, perm);           // [T]
-  at::Tensor counts = at::bincount(seg_sorted, {}, trailing + 1);  // [S + 1]
-  at::Tensor starts = counts.cumsum(0) - counts;                   // [S + 1]
-  at::Tensor rank = at::arange(num_tokens, lopt) - starts.index_select(0, seg_sorted);
-  at::Tensor free_ext = at::cat({free, at::zeros({1}, lopt)});             // [S + 1]
-  at::Tensor fill_sorted = rank.lt(free_ext.index_select(0, seg_sorted));  // [T]
-  at::Tensor fill =
-      at::zeros({num_tokens}, ids.options().dtype(at::kBool)).index_put_({perm}, fill_sorted);
+  at::Tensor fill = first_in_segments(segment, score, free);  // [T]
   return at::where(fill & has, cand, at::full_like(cand, -1));
+}
+
+Rectification finish(Rectification r, const at::Tensor& weights) {
+  r.weights = weights * r.keep.to(at::kFloat);  // [T, K+2]
+  return r;
 }
 
 }  // namespace
@@ -130,10 +162,10 @@ Rectification rectify_assignments(const RoutingResult& routing,
   const auto lopt = ids.options().dtype(at::kLong);
   at::Tensor none = at::full({num_tokens}, -1, lopt);
   at::Tensor dropped = at::zeros({num_tokens}, lopt);
-  at::Tensor h = o.intra_rank ? intra_rank_experts(
-                                    a, ids, keep,
-                                    token_ep_rank(num_tokens, groups, o, ids.device()), o, &dropped)
-                              : none;                                                   // [T]
+  at::Tensor h = o.intra_rank ? intra_rank_experts(a, ids, keep,
+                                                   token_ep_rank(num_tokens, groups, o, ids.device()),
+                                                   capacities, groups, o, &dropped)
+                              : none;  // [T]
   at::Tensor f = o.fill_in ? fill_in_experts(a, ids, keep, capacities, groups) : none;  // [T]
   at::Tensor has_h = h.ge(0);                                                           // [T]
   at::Tensor has_f = f.ge(0);                                                           // [T]
@@ -160,6 +192,16 @@ Rectification rectify_assignments(const RoutingResult& routing,
   at::Tensor rect = num / den;                                              // [T, K+2]
   at::Tensor rectified = o.fill_in_renormalize ? (has_h | has_f) : has_h;   // [T]
   at::Tensor w = at::where(rectified.unsqueeze(1), rect, base);             // [T, K+2]
+  if (!routing.normalized_weights) {
+    // The router's weights do not sum to 1 (Switch top-1, sigmoid gates): a rectified expert
+    // gets m_j * s_ij (its router score times its multiplicity), on the scale of every other
+    // gate; accepted experts keep the router's weights.
+    at::Tensor s = routing.scores.to(at::kFloat)
+                       .gather(1, r.expert_ids.narrow(1, slots, 2).clamp_min(0));  // [T, 2]
+    at::Tensor m =
+        at::stack({(dropped * has_h).to(at::kFloat), has_f.to(at::kFloat)}, 1);  // [T, 2]
+    return finish(r, at::cat({base.narrow(1, 0, slots), m * s}, 1));             // [T, K+2]
+  }
   if (!o.fill_in_renormalize) {
     // The filled expert adds its router probability; the other weights stay as they are.
     at::Tensor p_f = routing.scores.to(at::kFloat).gather(1, f.clamp_min(0).unsqueeze(1));
@@ -167,8 +209,7 @@ Rectification rectify_assignments(const RoutingResult& routing,
     col.select(1, slots + 1).fill_(1.0);
     w = w * (1.0 - col) + col * (p_f * has_f.to(at::kFloat).unsqueeze(1));
   }
-  r.weights = w * r.keep.to(at::kFloat);
-  return r;
+  return finish(r, w);
 }
 
 }  // namespace switchyard::models

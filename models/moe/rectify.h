@@ -6,9 +6,9 @@
 //
 //   * Intra-rank rectification (IR, the paper's Intra-GPU Rectification): a token dropped
 //     d = k - |R_i| times (R_i = its accepted experts) is also sent to
-//     h = argmax_{e on the token's own EP rank} a_ie (a = router logits), counted d times. The
-//     row goes to the token's own rank, so the all-to-all sends no extra bytes to other ranks.
-//     IR work has no capacity limit (none is described).
+//     h = argmax_{e on the token's rank, not one that dropped it} a_ie (a = logits), counted d
+//     times; the row stays on the token's rank (no extra all-to-all bytes to other ranks). At most
+//     ceil(f C_g) IR rows per (group, expert), best logit first: an expert computes <= (1+f) C_g.
 //   * Fill-in rectification (FR): every token's candidate is its best expert outside its top-k
 //     selection (its (k+1)-th choice). For each routing group g and expert e with kept load
 //     load_ge < C_g, the C_g - load_ge free slots take the candidates of e from group g in
@@ -16,9 +16,9 @@
 //     tokens), so the free slots are known on the source rank: no extra exchange.
 //   * Combine weights of a rectified token (one with an IR or FR assignment):
 //       o_i = sum_{j in used} m_j e^{a_ij} E_j(x_i) / sum_{j in used} m_j e^{a_ij}
-//     (m_j = 1 for accepted and filled experts, d for h), with the denominator treated as a
-//     constant in backward (straight-through) so rectified experts pass gradients to the router.
-//     Tokens that are not rectified keep the router's weights exactly.
+//     (m_j = 1 accepted/filled, d for h; denominator constant in backward) when the router's
+//     weights sum to 1; otherwise (routing.normalized_weights false) a rectified expert gets
+//     m_j s_ij, the accepted keep theirs. Tokens that are not rectified keep the router's weights.
 //
 // UNVERIFIED choices, each an option: whether IR excludes the token's accepted experts
 // (intra_rank_exclude_kept, default false = the literal argmax over the local experts), and
@@ -40,6 +40,9 @@ struct RectifyOptions {
   bool fill_in = false;
   bool intra_rank_exclude_kept = false;
   bool fill_in_renormalize = true;
+  // IR rows per (routing group, expert) are at most ceil(f * C_g), highest logit first (ties:
+  // earlier token); so an expert computes at most (1 + f) C_g rows of a routing group.
+  double intra_rank_capacity_factor = 1.0;
   // Expert layout: EP rank p holds experts [p * E / P, (p + 1) * E / P).
   int64_t expert_parallel_size = 1;
   // This process's EP rank; -1 = a single-process reference of several ranks: routing group g

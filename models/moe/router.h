@@ -21,6 +21,10 @@
 #include <ATen/core/Tensor.h>
 #include <torch/nn/module.h>
 
+namespace switchyard::comm {
+class Communicator;
+}  // namespace switchyard::comm
+
 namespace switchyard::models {
 
 struct RoutingContext {
@@ -46,6 +50,11 @@ struct RoutingContext {
   // Node (of the EP group) of the rank owning each routing group ([groups]; empty = node 0 for
   // all). Locality-aware routers (LocMoE) read it.
   std::vector<int64_t> group_nodes;
+  // Host communicator of the ranks whose routing groups together form the step's batch (the
+  // layer's host batch group). Routers with global per-expert statistics (StableMoE's balance
+  // counts and capacity, SMILE's receiver-side capacity) all-gather their per-group counts over
+  // it: one collective. Null = single process: the call's routing groups are the whole batch.
+  comm::Communicator* count_group = nullptr;
 };
 
 // A loss a router computes itself (StableMoE balance and distillation, SMILE per-level balance,
@@ -69,6 +78,9 @@ struct RoutingResult {
   int64_t balance_k = 1;
   // GShard: renormalize the surviving weights of a token to sum 1 after capacity drops.
   bool renormalize_after_drop = false;
+  // The combine weights of a token sum to 1 (top-k renormalized, GShard). Rectify-Router then
+  // renormalizes a rectified token's weights; otherwise every expert keeps the router's scale.
+  bool normalized_weights = false;
   // Router-specific losses and host scalars for the metrics (e.g. SMILE level drops).
   std::vector<RouterLoss> losses;
   std::vector<std::pair<std::string, double>> metrics;

@@ -22,6 +22,10 @@ struct GShardOptions {
 // Expert choice (kind "expert_choice"): average experts per token c.
 struct ExpertChoiceOptions {
   double capacity_factor = 2.0;
+  // Causal remedy: experts choose among the tokens at the same position of the group's sequences
+  // (seq_len tokens each), so no token's routing depends on a later token of its sequence.
+  bool per_position = false;
+  int64_t seq_len = 0;
 };
 
 // Aux-loss-free bias (DeepSeek-V3), top-k router: selection on scores + b, b updated per step.
@@ -45,6 +49,12 @@ struct StableMoEOptions {
   double balance_coeff = 0.3;
   double distill_coeff = 0.3;
   double centroid_gain = 0.1;  // orthogonal init gain of both centroid matrices
+  // Balance-loss counts |A_i| and capacity over all routing groups of the step (the authors'
+  // code: tokens each expert receives from all workers; one all-gather) or per routing group.
+  bool global_counts = true;
+  // Capacity factor of the global capacity int(cf * tokens / E) per expert (with global_counts;
+  // the layer's dispatcher capacity is then 0). 0 = dropless.
+  double capacity_factor = 0.0;
 };
 
 // SMILE (arXiv 2212.05191), kind "smile": one local router per node, per-level balance weight and
@@ -53,6 +63,9 @@ struct SmileOptions {
   bool router_per_node = false;
   double balance_coeff = 0.01;
   double capacity_factor = 0.0;
+  // Level-2 capacity counted at the receiving node over every source routing group of the step
+  // (one all-gather; ALGORITHMS.md §4.2) or per source routing group.
+  bool receiver_capacity = true;
 };
 
 // LocMoE (arXiv 2401.13920), kind "locmoe": locality-loss weight, GrAP gating, capacity-bound

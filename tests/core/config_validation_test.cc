@@ -155,7 +155,23 @@ INSTANTIATE_TEST_SUITE_P(
              "model.moe.router.group_limited.group_top_k",
              "must divide model.moe.router.top_k"},
         Case{{"parallel.intra_op_threads=0"}, 4, "parallel.intra_op_threads", "positive"},
-        Case{{"model.moe.aux_loss.erc.alpha=1.5"}, 4, "model.moe.aux_loss.erc.alpha", "[0, 1]"},
+        Case{{"model.moe.aux_loss.erc.alpha=-0.5"}, 4, "model.moe.aux_loss.erc.alpha", ">= 0"},
+        // Issue 17 item 2: top-1 with renormalized gates (every gate 1, no router gradient).
+        Case{{"model.moe.router.top_k=1"},
+             4,
+             "model.moe.router.normalize_top_k",
+             "must be false with model.moe.router.top_k 1"},
+        Case{{"model.moe.router.kind=LOCMOE", "model.moe.router.top_k=1"},
+             4,
+             "model.moe.router.normalize_top_k",
+             "gate = router probability"},
+        // Issue 17 item 3: ERC needs learned router rows; GrAP gating has none.
+        Case{
+            {"model.moe.router.kind=LOCMOE", "model.moe.router.locmoe.grouped_average_pooling=true",
+             "model.moe.aux_loss.erc.coeff=1"},
+            4,
+            "model.moe.aux_loss.erc.coeff",
+            "grouped_average_pooling"},
         Case{{"model.moe.aux_loss.dpsl.concentration=[1,1]"},
              4,
              "model.moe.aux_loss.dpsl.concentration",
@@ -184,12 +200,12 @@ INSTANTIATE_TEST_SUITE_P(
              4,
              "model.moe.router.stablemoe.distilled_dim",
              "positive"},
-        Case{
-            {"model.moe.aux_loss.dpsl.coeff=0.1", "model.moe.num_experts=1",
-             "model.moe.router.top_k=1", "parallel.expert_parallel_size=1", "comm.all_to_all=FLAT"},
-            4,
-            "model.moe.aux_loss.dpsl.coeff",
-            "num_experts >= 2"},
+        Case{{"model.moe.aux_loss.dpsl.coeff=0.1", "model.moe.num_experts=1",
+              "model.moe.router.top_k=1", "model.moe.router.normalize_top_k=false",
+              "parallel.expert_parallel_size=1", "comm.all_to_all=FLAT"},
+             4,
+             "model.moe.aux_loss.dpsl.coeff",
+             "num_experts >= 2"},
         Case{{"model.moe.aux_loss.dpsl.symmetric_concentration=0"},
              4,
              "model.moe.aux_loss.dpsl.symmetric_concentration",
@@ -214,6 +230,83 @@ TEST(ConfigValidation, ErcAndRectifyExamplesAreValid) {
       ADD_FAILURE() << name << ": " << i.path << ": " << i.reason;
     }
   }
+}
+
+// Issue 17 item 2: Switch's convention (top-1, gate = router probability) is accepted.
+TEST(ConfigValidation, TopOneWithRawGatesIsValid) {
+  ExperimentConfig c = default_config();
+  apply_overrides(&c, {"model.moe.router.top_k=1", "model.moe.router.normalize_top_k=false"});
+  EXPECT_TRUE(find_config_issues(c, context(4)).empty());
+}
+
+// Issue 17 item 3: ERC with StableMoE (centroid rows) and SMILE (joint-logit rows) is defined.
+TEST(ConfigValidation, ErcWithStableMoEAndSmileIsAccepted) {
+  for (const std::vector<std::string>& router :
+       {std::vector<std::string>{"model.moe.router.kind=STABLEMOE", "model.moe.router.top_k=1"},
+        std::vector<std::string>{"model.moe.router.kind=SMILE", "model.moe.router.top_k=1"},
+        std::vector<std::string>{"model.moe.router.kind=LOCMOE"}}) {
+    ExperimentConfig c = default_config();
+    apply_overrides(&c, router);
+    apply_overrides(&c, {"model.moe.aux_loss.erc.coeff=1"});
+    for (const auto& i : find_config_issues(c, context(4))) {
+      ADD_FAILURE() << router[0] << ": " << i.path << ": " << i.reason;
+    }
+  }
+}
+
+// Issue 17 item 9: the papers' values are the example configs' defaults, and the papers' ranges
+// validate (ERC's alpha ablation 2 and 3).
+TEST(ConfigValidation, ExampleConfigsCarryThePapersValues) {
+  const auto load = [](const std::string& name) {
+    ExperimentConfig c =
+        load_config_file(std::string(SY_SOURCE_DIR) + "/examples/configs/" + name + ".pbtxt");
+    c.mutable_data()->set_path(std::string(SY_SOURCE_DIR) + "/examples/data/tinyshakespeare.txt");
+    return c;
+  };
+  // ERC (arXiv 2512.23447): weight 1, alpha 1, with the Switch loss at 0.01.
+  const ExperimentConfig erc = load("erc");
+  EXPECT_EQ(erc.model().moe().aux_loss().erc().coeff(), 1.0f);
+  EXPECT_EQ(erc.model().moe().aux_loss().erc().alpha(), 1.0f);
+  EXPECT_FLOAT_EQ(erc.model().moe().aux_loss().load_balancing_coeff(), 0.01f);
+  for (const char* alpha : {"2", "3"}) {
+    ExperimentConfig c = erc;
+    apply_overrides(&c, {std::string("model.moe.aux_loss.erc.alpha=") + alpha});
+    for (const auto& i : find_config_issues(c, context(4))) {
+      ADD_FAILURE() << "alpha " << alpha << ": " << i.path << ": " << i.reason;
+    }
+  }
+  // DeepSeek-V3 (arXiv 2412.19437): sequence-wise loss 1e-4, bias update rate 1e-3, sigmoid.
+  const ExperimentConfig ds = load("deepseek");
+  EXPECT_EQ(ds.model().moe().aux_loss().load_balancing(), AuxLossConfig::SEQUENCE);
+  EXPECT_FLOAT_EQ(ds.model().moe().aux_loss().load_balancing_coeff(), 1e-4f);
+  EXPECT_TRUE(ds.model().moe().router().aux_free_bias().enabled());
+  EXPECT_FLOAT_EQ(ds.model().moe().router().aux_free_bias().update_rate(), 1e-3f);
+  EXPECT_EQ(ds.model().moe().router().score_function(), RouterConfig::SIGMOID);
+  for (const auto& i : find_config_issues(ds, context(4))) {
+    ADD_FAILURE() << "deepseek: " << i.path << ": " << i.reason;
+  }
+  // ST-MoE's z-loss weight 1e-3 wherever an example turns the z-loss on.
+  for (const char* name :
+       {"default", "dpsl", "expert_choice", "locmoe", "nanogpt_moe", "rectify", "smile"}) {
+    EXPECT_FLOAT_EQ(load(name).model().moe().aux_loss().z_loss_coeff(), 1e-3f) << name;
+  }
+}
+
+// Issue 17 item 8: expert choice over whole routing groups in the causal LM is valid but warned
+// about in one line naming the field; the per-position grouping is not.
+TEST(ConfigValidation, ExpertChoiceInACausalModelIsWarnedAbout) {
+  ExperimentConfig c = default_config();
+  apply_overrides(&c, {"model.moe.router.kind=EXPERT_CHOICE"});
+  EXPECT_TRUE(find_config_issues(c, context(4)).empty());
+  const auto warnings = find_config_warnings(c);
+  ASSERT_EQ(warnings.size(), 1u);
+  EXPECT_EQ(warnings[0].path, "model.moe.router.expert_choice.grouping");
+  EXPECT_THAT(warnings[0].reason, HasSubstr("later tokens"));
+  EXPECT_EQ(warnings[0].reason.find('\n'), std::string::npos);
+  apply_overrides(&c, {"model.moe.router.expert_choice.grouping=PER_POSITION"});
+  EXPECT_TRUE(find_config_issues(c, context(4)).empty());
+  EXPECT_TRUE(find_config_warnings(c).empty());
+  EXPECT_TRUE(find_config_warnings(default_config()).empty());
 }
 
 TEST(ConfigValidation, DenseModelSkipsMoERules) {

@@ -9,8 +9,11 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <gtest/gtest.h>
 
+#include "models/moe/aux_losses.h"
 #include "models/moe/dpsl_loss.h"
+#include "models/moe/global_aux_statistics.h"
 #include "models/moe/incomplete_beta.h"
+#include "models/moe/moe_builder.h"
 #include "tests/models/moe_test_util.h"
 
 namespace switchyard::models {
@@ -246,6 +249,58 @@ TEST(Dpsl, MoELayerAddsItOnlyDuringTheWarmUp) {
   layer->eval();
   layer->forward(x, {0, {}});  // evaluation: off
   EXPECT_TRUE(aux.entries().empty());
+}
+
+// Issue 17 item 10: global statistics. Two routing groups (= two ranks) with different
+// distributions: group 0's probabilities of expert 0 are all low, group 1's all high. Per group
+// each looks like a narrow sample; over the step they spread. The global DPSL is the DPSL of the
+// pooled tokens (one group), not the mean of the per-group values.
+TEST(GlobalAuxStatistics, DpslOverTheStepIsThePooledDistance) {
+  at::Tensor low = at::rand({16}, at::make_generator<at::CPUGeneratorImpl>(3)) * 0.3;  // [16]
+  at::Tensor high = 0.7 + at::rand({16}, at::make_generator<at::CPUGeneratorImpl>(4)) * 0.3;
+  at::Tensor p0 = at::cat({low, high}).to(at::kDouble);              // [32]
+  at::Tensor p = at::stack({p0, 1.0 - p0}, 1).requires_grad_(true);  // [32, 2]
+  DirichletPrior prior;  // Beta(1, 1) marginals: uniform
+  const GlobalAuxStatistics stats =
+      gather_aux_statistics(at::zeros({2}, at::kLong), 32, p, nullptr);
+  EXPECT_EQ(stats.tokens, 32);
+  ASSERT_EQ(stats.sorted_probs.sizes(), (at::IntArrayRef{32, 2}));
+  at::Tensor global = global_dpsl_loss(p, prior, stats);
+  const double pooled = dpsl_loss(p.detach(), prior, {}).item<double>();
+  const double per_group = dpsl_loss(p.detach(), prior, {16, 16}).item<double>();
+  EXPECT_NEAR(global.item<double>(), pooled, 1e-9);
+  EXPECT_GT(std::abs(per_group - pooled), 1e-2);  // the per-rank value reads differently
+  // Gradient: the pooled DPSL's, token for token.
+  global.backward();
+  at::Tensor q = p.detach().clone().requires_grad_(true);
+  dpsl_loss(q, prior, {}).backward();
+  EXPECT_TRUE(at::allclose(p.grad(), q.grad(), 1e-9, 1e-12));
+}
+
+// Issue 17 item 10: with global statistics the layer's load-balancing loss is E sum_i f_i P_i
+// over every token of the step (here the two routing groups of a single-process reference), not
+// the mean of the per-group values.
+TEST(GlobalAuxStatistics, LoadBalancingUsesTheStepsCounts) {
+  MoEBuildOptions o = testing::build_options(testing::LayerSpec{});
+  o.layer.aux.global_statistics = true;
+  AuxLossCollector aux;
+  MoELayer layer = build_moe_layer(o, MoEParallel{}, &aux);
+  at::Tensor x = testing::make_tokens(32, 16, 21);
+  MoEForwardArgs args;
+  args.group_sizes = {16, 16};
+  layer->forward(x, args);
+  double global = -1;
+  for (const AuxLossEntry& e : aux.entries()) {
+    if (e.name == "load_balancing") global = e.value.item<double>();
+  }
+  const RoutingResult& r = layer->last_routing();
+  // Reference: E * sum_i f_i P_i with f over all 32 tokens and P over all 32 tokens.
+  const double pooled =
+      load_balancing_loss(r.scores.detach(), r.balance_ids, r.balance_k, {}).item<double>();
+  EXPECT_NEAR(global, pooled, 1e-6);
+  const double per_group =
+      load_balancing_loss(r.scores.detach(), r.balance_ids, r.balance_k, {16, 16}).item<double>();
+  EXPECT_NE(global, per_group);
 }
 
 }  // namespace

@@ -9,9 +9,12 @@
 #include <gtest/gtest.h>
 
 #include "core/config/experiment.pb.h"
+#include "core/errors.h"
 #include "models/moe/erc_loss.h"
 #include "models/moe/moe_builder.h"
 #include "models/moe/router_noise.h"
+#include "models/moe/routers/smile_router.h"
+#include "models/moe/routers/stablemoe_router.h"
 #include "tests/models/moe_test_util.h"
 
 namespace switchyard::models {
@@ -367,6 +370,66 @@ TEST(ErcLoss, BuilderReadsTheConfigFields) {
   for (const AuxLossEntry& e : aux.entries()) has_erc = has_erc || e.name == "erc";
   EXPECT_TRUE(has_erc);
   EXPECT_TRUE(layer->last_plan().rectified.has_value());
+}
+
+// Issue 17 item 3: routers without a "weight" parameter couple through their own rows.
+// StableMoE: the backbone centroids. SMILE: the joint-logit rows W_node[a] + W_loc[b] (per-node
+// local router: W_loc[a M + b]), i.e. x R^T reproduces the router's joint logits.
+TEST(ErcLoss, StableMoEAndSmileCoupleThroughTheirRouterRows) {
+  RouterOptions so;
+  so.hidden_size = 8;
+  so.num_experts = 4;
+  so.top_k = 1;
+  so.vocab_size = 16;
+  so.stablemoe.distilled_dim = 4;
+  StableMoERouter stable(so);
+  ASSERT_TRUE(stable.coupling_weight().defined());
+  EXPECT_TRUE(stable.coupling_weight().is_same(stable.centroids()));
+  for (bool per_node : {false, true}) {
+    RouterOptions o;
+    o.kind = "smile";
+    o.hidden_size = 8;
+    o.num_experts = 6;
+    o.num_nodes = 2;
+    o.top_k = 1;
+    o.normalize_top_k = false;
+    o.init_std = 0.5;
+    o.smile.router_per_node = per_node;
+    SmileRouter smile(o);
+    at::Tensor rows = smile.coupling_weight();  // [E, H]
+    ASSERT_TRUE(rows.defined());
+    ASSERT_EQ(rows.sizes(), (at::IntArrayRef{6, 8}));
+    at::Tensor x = make_tokens(5, 8, 9);
+    RoutingContext ctx;
+    ctx.training = false;
+    RoutingResult r = smile.route(x, ctx);
+    EXPECT_TRUE(at::allclose(at::linear(x, rows), r.logits, 1e-5, 1e-6)) << per_node;
+    // The ERC loss reaches both router levels.
+    ErcOptions eo;
+    eo.alpha = 0.5;
+    at::Tensor w1 = make_tokens(6 * 8, 10, 4).view({6, 8, 10});
+    ExpertRouterCouplingLoss(eo, ExpertKind::kSwiGlu).compute(rows, w1, 3).loss.backward();
+    EXPECT_GT(smile.node_weight().grad().abs().sum().item<double>(), 0.0);
+    EXPECT_GT(smile.named_parameters()["local_weight"].grad().abs().sum().item<double>(), 0.0);
+  }
+}
+
+// Issue 17 item 3: a layer whose router has no rows (LocMoE with GrAP gating) is refused when it
+// is built, with the config field, not at the first forward.
+TEST(ErcLoss, BuilderRefusesARouterWithoutRows) {
+  config::MoELayerConfig c;
+  c.set_num_experts(4);
+  c.mutable_router()->set_kind(config::RouterConfig::LOCMOE);
+  c.mutable_router()->mutable_locmoe()->set_grouped_average_pooling(true);
+  c.mutable_aux_loss()->mutable_erc()->set_coeff(1.0f);
+  MoEBuildOptions o = moe_options_from_config(c, 8, 4, 0, 1337);
+  AuxLossCollector aux;
+  try {
+    build_moe_layer(o, MoEParallel{}, &aux);
+    ADD_FAILURE() << "no ConfigError";
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(e.path(), "model.moe.aux_loss.erc.coeff");
+  }
 }
 
 }  // namespace

@@ -35,6 +35,7 @@ struct Case {
   bool shuffle = false;
   bool pass_batch_rows = false;
   int expected_small = 0;
+  bool global_statistics = false;  // aux_loss.global_statistics (one more all-gather)
 };
 
 // Runs one forward + backward of an EP layer over the whole world (2 emulated nodes) and returns
@@ -50,6 +51,7 @@ CollectiveCounts run_layer_step(const Case& c, int64_t* exchanges) {
   auto all_to_all = comm::make_all_to_all(c.algorithm, groups);
   MoEBuildOptions options = testing::build_options(c.spec);
   options.layer.shuffle_tokens = c.shuffle;
+  options.layer.aux.global_statistics = c.global_statistics;
   AuxLossCollector aux;
   MoEParallel parallel{groups.expert, all_to_all, groups.host_world, groups.host_expert};
   MoELayer layer = build_moe_layer(options, parallel, &aux);
@@ -105,7 +107,10 @@ INSTANTIATE_TEST_SUITE_P(
              false, 2},
         Case{"shuffle", spec(0.0), comm::AllToAllAlgorithm::kHierarchical, true, false, 2},
         Case{"shuffle_jitter_rows_passed", spec(0.1), comm::AllToAllAlgorithm::kHierarchical, true,
-             true, 2}),
+             true, 2},
+        // Issue 17 item 10: global load-balancing statistics add exactly one all-gather.
+        Case{"global_aux_statistics", spec(0.0), comm::AllToAllAlgorithm::kHierarchical, false,
+             false, 2, true}),
     [](const ::testing::TestParamInfo<Case>& info) { return info.param.name; });
 
 // With the rows passed, the shuffled layer derives its row offsets locally: the same offsets

@@ -32,6 +32,7 @@ RoutingResult routing_of(const at::Tensor& logits, int64_t k, bool normalize) {
   r.expert_ids = std::get<1>(r.scores.detach().topk(k, -1));  // [T, k]
   r.probs = r.scores.gather(1, r.expert_ids);
   if (normalize) r.probs = r.probs / r.probs.sum(-1, true);
+  r.normalized_weights = normalize;
   r.balance_ids = r.expert_ids;
   r.balance_k = k;
   return r;
@@ -90,11 +91,16 @@ TEST(Rectify, IntraRankTopOneSendsDroppedTokensToTheBestLocalExpert) {
   EXPECT_EQ(to_vec(p.rectified->expert_ids.select(1, 0)),
             std::vector<int64_t>({-1, 1, 0, -1, -1, 3, -1, 2}));
   EXPECT_EQ(to_vec(p.rectified->expert_ids.select(1, 1)), std::vector<int64_t>(8, -1));
-  // §6.5 item 2: a top-1 token dropped once has o_i = E_h(x_i) (weight 1); kept tokens keep the
-  // router's gate p_{i*} (Switch, no renormalization).
+  // Switch gates (no renormalization): a rectified top-1 token gets its router probability of
+  // the IR expert, s_ih < 1, on the scale of the kept tokens' gates p_{i*} (issue 17 item 4;
+  // §6.5 item 2's weight 1 holds for renormalized gates, see the straight-through test).
   auto rows = rows_of(p);
+  at::Tensor sc = r.scores.detach();
   const std::map<std::pair<int64_t, int64_t>, double> expected_w = {
-      {{1, 1}, 1.0}, {{2, 0}, 1.0}, {{5, 3}, 1.0}, {{7, 2}, 1.0}};
+      {{1, 1}, sc[1][1].item<double>()},
+      {{2, 0}, sc[2][0].item<double>()},
+      {{5, 3}, sc[5][3].item<double>()},
+      {{7, 2}, sc[7][2].item<double>()}};
   for (const auto& [key, w] : expected_w) EXPECT_NEAR(rows.at(key), w, 1e-6);
   EXPECT_NEAR(rows.at({0, 2}), r.probs[0][0].item<double>(), 1e-7);
   EXPECT_EQ(rows.size(), 8u);  // 4 kept + 4 rectified (t1, t2 dropped from expert 2: no row)
@@ -149,7 +155,7 @@ at::Tensor fill_in_logits() {
 
 TEST(Rectify, FillInTakesTheBestSecondChoicesIntoFreeSlots) {
   at::Tensor logits = fill_in_logits();
-  RoutingResult r = routing_of(logits, 1, /*normalize=*/false);
+  RoutingResult r = routing_of(logits, 1, /*normalize=*/true);
   DispatchPlan p = make_dispatch_plan(r, 4, capacity(1.0, 1, false, true), {}, RoutingContext{});
   EXPECT_EQ(p.capacities, std::vector<int64_t>({2}));
   ASSERT_TRUE(p.rectified.has_value());
@@ -166,11 +172,14 @@ TEST(Rectify, FillInTakesTheBestSecondChoicesIntoFreeSlots) {
   EXPECT_NEAR(rows.at({2, 3}), 1.0, 1e-6);
   EXPECT_NEAR(rows.at({1, 0}), r.probs[1][0].item<double>(), 1e-7);  // not rectified
 
-  // fill_in_renormalize = false: the accepted weight stays p, the filled expert adds its p.
+  // fill_in_renormalize = false (or a router whose gates are not renormalized): the accepted
+  // weight stays p, the filled expert adds its p.
+  RoutingResult raw = routing_of(logits, 1, /*normalize=*/false);
   CapacityOptions c = capacity(1.0, 1, false, true);
   c.rectify.fill_in_renormalize = false;
-  auto qrows = rows_of(make_dispatch_plan(r, 4, c, {}, RoutingContext{}));
-  at::Tensor s = r.scores.detach();
+  auto qrows = rows_of(make_dispatch_plan(raw, 4, c, {}, RoutingContext{}));
+  EXPECT_EQ(rows_of(make_dispatch_plan(raw, 4, capacity(1.0, 1, false, true), {}, {})), qrows);
+  at::Tensor s = raw.scores.detach();
   EXPECT_NEAR(qrows.at({0, 0}), s[0][0].item<double>(), 1e-7);
   EXPECT_NEAR(qrows.at({0, 3}), s[0][3].item<double>(), 1e-7);
   EXPECT_NEAR(qrows.at({2, 3}), s[2][3].item<double>(), 1e-7);
@@ -238,7 +247,7 @@ TEST(Rectify, NoOverflowAndNoPaddingIsTheVanillaRouter) {
 TEST(Rectify, StraightThroughGivesTheRouterAGradientForARectifiedTopOneToken) {
   // §6.5 item 6: t1 of the IR example has weight e^{a_h} / const(e^{a_h}) = 1; d w / d a_h = 1.
   at::Tensor logits = logits_of({{0.0f, 0.2f, 3.0f, 0.1f}, {0.5f, 1.0f, 3.0f, 0.0f}});
-  RoutingResult r = routing_of(logits, 1, false);
+  RoutingResult r = routing_of(logits, 1, /*normalize=*/true);
   CapacityOptions c = capacity(0.5, 1, true, false);  // C = 1
   c.rectify.expert_parallel_size = 2;
   c.rectify.expert_parallel_rank = 0;
@@ -249,6 +258,75 @@ TEST(Rectify, StraightThroughGivesTheRouterAGradientForARectifiedTopOneToken) {
   at::Tensor g = torch::autograd::grad({w}, {logits})[0];
   EXPECT_NEAR(g[1][1].item<double>(), 1.0, 1e-6);
   EXPECT_GT(g.abs().sum().item<double>(), 0.0);
+}
+
+// Issue 17 item 4: with one rank every expert is local, so the literal argmax would send a token
+// dropped by expert e straight back to e, uncapped. The dropping expert is excluded, and IR rows
+// per (group, expert) are at most ceil(f * C), highest logit first.
+TEST(Rectify, IntraRankNeverReturnsToTheDroppingExpertAndIsBounded) {
+  const int64_t t = 12, e = 4;
+  // Every token prefers expert 0 (logit 4); second choices 1, 2, 3 with varied logits.
+  std::vector<std::vector<float>> rows;
+  for (int64_t i = 0; i < t; ++i) {
+    std::vector<float> row(e, 0.0f);
+    row[0] = 4.0f;
+    row[1 + i % 3] = 1.0f + 0.1f * static_cast<float>(i);
+    rows.push_back(row);
+  }
+  at::Tensor logits = logits_of(rows);
+  for (bool normalize : {false, true}) {
+    RoutingResult r = routing_of(logits, 1, normalize);
+    for (double f : {1.0, 0.5}) {
+      CapacityOptions c = capacity(1.0, 1, true, false);  // C = ceil(12 / 4) = 3
+      c.rectify.intra_rank_capacity_factor = f;
+      DispatchPlan p = make_dispatch_plan(r, e, c, {}, RoutingContext{});
+      ASSERT_EQ(p.capacities, std::vector<int64_t>({3}));
+      ASSERT_TRUE(p.rectified.has_value());
+      at::Tensor h = p.rectified->expert_ids.select(1, 0);  // [T]
+      const int64_t bound = static_cast<int64_t>(std::ceil(f * 3));
+      std::vector<int64_t> ir_load(e, 0);
+      for (int64_t i = 0; i < t; ++i) {
+        const int64_t hv = h[i].item<int64_t>();
+        if (hv < 0) continue;
+        EXPECT_NE(hv, 0) << "token " << i << " sent back to the expert that dropped it";
+        EXPECT_FALSE(p.keep[i][0].item<bool>()) << "only dropped tokens are rectified";
+        ++ir_load[hv];
+      }
+      for (int64_t x = 0; x < e; ++x) {
+        EXPECT_LE(ir_load[x], bound) << "expert " << x << " f " << f;
+        EXPECT_LE(p.tokens_per_expert[x], 3 + bound) << "expert " << x;
+      }
+      // 9 dropped tokens, second choices spread 3/3/3 over experts 1-3: each takes the bound.
+      EXPECT_EQ(p.rectified->num_intra_rank, 3 * bound);
+      // Highest logit first: token 11 (logit 2.1, expert 3) wins over token 5 (1.5, expert 3).
+      EXPECT_EQ(h[11].item<int64_t>(), 3);
+    }
+  }
+}
+
+// Issue 17 item 4: with gates that do not sum to 1 (Switch top-1, sigmoid) a rectified token
+// gets its router score s_ih, never weight 1 while the kept tokens keep p < 1.
+TEST(Rectify, UnnormalizedGatesKeepTheRouterScaleForRectifiedTokens) {
+  at::Tensor logits = logits_of({{3.0f, 1.0f, 0.0f, 0.0f}, {3.0f, 0.0f, 2.0f, 0.0f}});
+  for (bool sigmoid : {false, true}) {
+    RoutingResult r = routing_of(logits, 1, /*normalize=*/false);
+    if (sigmoid) {
+      r.scores = at::sigmoid(logits);
+      r.probs = r.scores.gather(1, r.expert_ids);
+    }
+    CapacityOptions c = capacity(0.5, 1, true, false);  // C = 1: t1 dropped by expert 0
+    DispatchPlan p = make_dispatch_plan(r, 4, c, {}, RoutingContext{});
+    auto rows = rows_of(p);
+    const double s12 = r.scores[1][2].item<double>();
+    ASSERT_EQ(rows.count({1, 2}), 1u);
+    EXPECT_NEAR(rows.at({1, 2}), s12, 1e-6) << sigmoid;
+    EXPECT_LT(rows.at({1, 2}), 1.0);
+    EXPECT_NEAR(rows.at({0, 0}), r.probs[0][0].item<double>(), 1e-7);
+    // The weight is differentiable through the router score (no straight-through needed).
+    at::Tensor w = p.weights.masked_select(p.token_index.eq(1)).sum();
+    at::Tensor g = torch::autograd::grad({w}, {logits})[0];
+    EXPECT_GT(std::abs(g[1][2].item<double>()), 0.0);
+  }
 }
 
 TEST(Rectify, IntraRankExpertsAlwaysLiveOnTheTokensRank) {

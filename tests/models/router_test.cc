@@ -174,6 +174,71 @@ TEST(ExpertChoiceRouter, EveryExpertTakesExactlyKTokens) {
   EXPECT_FALSE(r.balance_ids.defined());
 }
 
+// Issue 17 item 8: the tokens an expert chooses are its highest-scoring ones: in every group,
+// every chosen token of expert e scores at least as high as every token e did not choose.
+TEST(ExpertChoiceRouter, ChosenTokensAreTheHighestScoring) {
+  RouterOptions o = small_options(4, 2, 8);
+  ExpertChoiceRouter router(o);
+  RoutingContext ctx;
+  ctx.group_sizes = {12, 8};
+  RoutingResult r = router.route(make_tokens(20, 8, 16), ctx);
+  at::Tensor s = r.scores.detach();
+  at::Tensor chosen = r.expert_ids.ge(0);
+  int64_t start = 0;
+  for (int64_t n : ctx.group_sizes) {
+    for (int64_t e = 0; e < 4; ++e) {
+      at::Tensor col = s.narrow(0, start, n).select(1, e);
+      at::Tensor in = chosen.narrow(0, start, n).select(1, e);
+      EXPECT_GE(col.masked_select(in).min().item<double>(),
+                col.masked_select(in.logical_not()).max().item<double>())
+          << "group at " << start << ", expert " << e;
+    }
+    start += n;
+  }
+}
+
+// Issue 17 item 8: per-position expert choice (the causal remedy). Two groups (ranks) of 3
+// sequences of 4 positions: every (position, expert) takes its top ceil(3 * 2 / 4) = 2 of the 3
+// tokens at that position, the highest-scoring ones; and changing the later tokens of a sequence
+// never changes the routing of its earlier tokens.
+TEST(ExpertChoiceRouter, PerPositionChoiceIsCausalAndPicksTheBest) {
+  RouterOptions o = small_options(4, 2, 8);
+  o.expert_choice.per_position = true;
+  o.expert_choice.seq_len = 4;
+  ExpertChoiceRouter router(o);
+  RoutingContext ctx;
+  ctx.group_sizes = {12, 12};
+  at::Tensor x = make_tokens(24, 8, 17);
+  RoutingResult r = router.route(x, ctx);
+  at::Tensor s = r.scores.detach().view({2, 3, 4, 4});  // [group, seq, pos, E]
+  at::Tensor chosen = r.expert_ids.ge(0).view({2, 3, 4, 4});
+  for (int64_t g = 0; g < 2; ++g) {
+    for (int64_t pos = 0; pos < 4; ++pos) {
+      for (int64_t e = 0; e < 4; ++e) {
+        at::Tensor col = s[g].select(1, pos).select(1, e);      // [3] scores of the 3 sequences
+        at::Tensor in = chosen[g].select(1, pos).select(1, e);  // [3]
+        ASSERT_EQ(in.sum().item<int64_t>(), 2);
+        EXPECT_GE(col.masked_select(in).min().item<double>(),
+                  col.masked_select(in.logical_not()).max().item<double>());
+      }
+    }
+  }
+  // Causality: replace positions 2 and 3 of every sequence; positions 0 and 1 route the same.
+  at::Tensor y = x.clone().view({2, 3, 4, 8});
+  y.narrow(2, 2, 2).copy_(make_tokens(2 * 3 * 2 * 8, 1, 99).view({2, 3, 2, 8}));
+  RoutingResult q = router.route(y.view({24, 8}), ctx);
+  at::Tensor before = r.expert_ids.view({2, 3, 4, 4}).narrow(2, 0, 2);
+  at::Tensor after = q.expert_ids.view({2, 3, 4, 4}).narrow(2, 0, 2);
+  EXPECT_TRUE(at::equal(before, after));
+  // Over whole routing groups (the paper's grouping) the same change moves earlier tokens.
+  RouterOptions whole = small_options(4, 2, 8);
+  ExpertChoiceRouter paper(whole);
+  RoutingResult a = paper.route(x, ctx);
+  RoutingResult b = paper.route(y.view({24, 8}), ctx);
+  EXPECT_FALSE(at::equal(a.expert_ids.view({2, 3, 4, 4}).narrow(2, 0, 2),
+                         b.expert_ids.view({2, 3, 4, 4}).narrow(2, 0, 2)));
+}
+
 class ConstantRouter : public Router {
  public:
   explicit ConstantRouter(const RouterOptions& o) : e_(o.num_experts) {}

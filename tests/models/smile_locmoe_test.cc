@@ -3,6 +3,7 @@
 // per-level capacity and the layer wiring. §4.5 items 1 and 6 and the distributed equivalence are
 // in locality_routing_mpi_test.cc.
 #include <cmath>
+#include <memory>
 #include <random>
 
 #include <ATen/ATen.h>
@@ -13,6 +14,7 @@
 #include "models/moe/router_registry.h"
 #include "models/moe/routers/locmoe_math.h"
 #include "models/moe/routers/locmoe_router.h"
+#include "models/moe/routers/smile_balance.h"
 #include "models/moe/routers/smile_router.h"
 #include "models/moe/routers/topk_router.h"
 #include "tests/models/moe_test_util.h"
@@ -143,6 +145,75 @@ TEST(SmileRouter, GateIsProductOfLevelsAndPerNodeRouters) {
     EXPECT_GT(smile.node_weight().grad().abs().sum().item<double>(), 0.0);
     EXPECT_GT(smile.local_weight().grad().abs().sum().item<double>(), 0.0);
   }
+}
+
+// Issue 17 item 6: two nodes of M = 2 experts; token type A (feature 0) goes to node 0 / local
+// expert 0, type B (feature 1) to node 1 / local 0, type C (feature 2) to node 1 / local 1.
+std::shared_ptr<SmileRouter> typed_smile(double capacity_factor) {
+  RouterOptions o = smile_options(4, 2);
+  o.smile.capacity_factor = capacity_factor;
+  auto smile = std::make_shared<SmileRouter>(o);
+  at::NoGradGuard no_grad;
+  auto p = smile->named_parameters();
+  p["node_weight"].zero_();
+  p["local_weight"].zero_();
+  p["node_weight"][0][0] = 6.0;
+  p["node_weight"][1][1] = 6.0;
+  p["node_weight"][1][2] = 6.0;
+  p["local_weight"][0][0] = 6.0;
+  p["local_weight"][0][1] = 6.0;
+  p["local_weight"][1][2] = 6.0;
+  return smile;
+}
+
+at::Tensor typed_tokens(const std::vector<int64_t>& types) {
+  at::Tensor x = at::zeros({static_cast<int64_t>(types.size()), 8});
+  for (size_t i = 0; i < types.size(); ++i) x[static_cast<int64_t>(i)][types[i]] = 1.0;
+  return x;
+}
+
+// Issue 17 item 6: node 0's tokens all pick its local expert 0 and node 1's all pick its local
+// expert 1. Pooled over the nodes the local statistics look balanced (exactly 1); per destination
+// node each node has an idle expert and the loss reads about M = 2.
+TEST(SmileRouter, LocalBalanceIsPerDestinationNode) {
+  auto smile = typed_smile(0.0);
+  at::Tensor x = typed_tokens({0, 2, 0, 2, 0, 2, 0, 2});  // A and C alternate
+  RoutingResult r = smile->route(x, {});
+  ASSERT_TRUE(at::equal(r.expert_ids.squeeze(1), at::tensor({0, 3, 0, 3, 0, 3, 0, 3}, at::kLong)));
+  const double loss = loss_named(r, "smile_local_balance");
+  EXPECT_GT(loss, 1.9);  // balanced value 1
+  EXPECT_LE(loss, 2.0 + 1e-6);
+  // Node 1 balanced (B and C split it), node 0 not (only A): 0.5 * 2 + 0.5 * 1, about 1.5.
+  RoutingResult b = smile->route(typed_tokens({0, 1, 0, 2, 0, 1, 0, 2}), {});
+  EXPECT_LT(loss_named(b, "smile_local_balance"), loss);
+}
+
+// Issue 17 item 6: the level-2 capacity is counted at the receiving node over every source
+// group. Groups (= source ranks) {A, A, B, C} twice, cf 1: level 1 keeps everything (2 per node
+// and group). Node 0 receives 4 tokens for expert 0: C = ceil(4 / 2) = 2, so the first two
+// arrivals (group 0) are kept and group 1's both dropped; counted per source group, each group's
+// second A would have been dropped instead.
+TEST(SmileCapacity, LevelTwoIsCountedAtTheReceivingNode) {
+  auto smile = typed_smile(1.0);
+  RoutingContext ctx;
+  ctx.group_sizes = {4, 4};
+  RoutingResult r = smile->route(typed_tokens({0, 0, 1, 2, 0, 0, 1, 2}), ctx);
+  EXPECT_TRUE(
+      at::equal(r.expert_ids.squeeze(1), at::tensor({0, 0, 2, 3, -1, -1, 2, 3}, at::kLong)));
+  int64_t d1 = -1, d2 = -1;
+  at::Tensor keep = smile_receiver_capacity_keep(at::tensor({0, 0, 1, 1, 0, 0, 1, 1}, at::kLong),
+                                                 at::tensor({0, 0, 0, 1, 0, 0, 0, 1}, at::kLong), 2,
+                                                 2, 1.0, {4, 4}, nullptr, &d1, &d2);
+  EXPECT_TRUE(at::equal(keep, mask({1, 1, 1, 1, 0, 0, 1, 1})));
+  EXPECT_EQ(d1, 0);
+  EXPECT_EQ(d2, 2);
+  // Level 1 still drops at the source: 4 tokens of one group for node 0, C_node = 2.
+  keep = smile_receiver_capacity_keep(at::tensor({0, 0, 0, 0}, at::kLong),
+                                      at::tensor({0, 1, 0, 1}, at::kLong), 2, 2, 1.0, {}, nullptr,
+                                      &d1, &d2);
+  EXPECT_TRUE(at::equal(keep, mask({1, 1, 0, 0})));
+  EXPECT_EQ(d1, 2);
+  EXPECT_EQ(d2, 0);
 }
 
 // Per-level capacity, hand-computed (smile_router.h): position priority at both levels.

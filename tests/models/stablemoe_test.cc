@@ -2,6 +2,8 @@
 // router against the testable properties of ALGORITHMS.md §1.8 that live below the trainer
 // (items 1-5, 8, 9; items 5-7 through the optimizer are in tests/train/stablemoe_trainer_test.cc).
 #include <cmath>
+#include <memory>
+#include <vector>
 
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
@@ -14,6 +16,11 @@ namespace switchyard::models {
 namespace {
 
 using testing::make_tokens;
+
+std::vector<int64_t> to_vector(const at::Tensor& t) {
+  at::Tensor c = t.to(at::kLong).contiguous();
+  return std::vector<int64_t>(c.data_ptr<int64_t>(), c.data_ptr<int64_t>() + c.numel());
+}
 
 RouterOptions stable_options(int64_t experts = 4, int64_t hidden = 8, int64_t vocab = 20) {
   RouterOptions o;
@@ -172,6 +179,88 @@ TEST(StableMoERouter, BigramRouterAveragesTheCurrentAndPreviousTokenEmbeddings) 
   EXPECT_TRUE(at::allclose(z[1], logit((emb[9] + emb[4]) / 2)));  // mean with previous
   EXPECT_TRUE(at::allclose(z[3], logit(emb[2])));                 // new sequence
   EXPECT_TRUE(at::allclose(z[5], logit((emb[5] + emb[11]) / 2)));
+}
+
+// Issue 17 item 5: two routing groups (= two ranks) of 4 tokens, E = 2. Group 0 sends 3 tokens to
+// expert 0 and 1 to expert 1; group 1 is balanced (2 / 2). Globally expert 0 is overloaded (5 of
+// 8): the authors' global counts push group 1's expert-0 tokens down too; per-rank counts see
+// group 1 as balanced and leave them alone.
+std::shared_ptr<StableMoERouter> two_expert_router(bool global_counts,
+                                                   double capacity_factor = 0.0) {
+  RouterOptions o = stable_options(/*experts=*/2, /*hidden=*/2);
+  o.stablemoe.global_counts = global_counts;
+  o.stablemoe.capacity_factor = capacity_factor;
+  auto router = std::make_shared<StableMoERouter>(o);
+  at::NoGradGuard no_grad;
+  router->centroids().copy_(at::eye(2, at::kFloat));  // s_t = x_t
+  return router;
+}
+
+at::Tensor two_group_tokens() {
+  // argmax: group 0 -> 0, 0, 0, 1; group 1 -> 0, 1, 0, 1.
+  return at::tensor({1.0f, 0.0f, 0.9f, 0.1f, 0.8f, 0.0f, 0.0f, 1.0f,  //
+                     0.7f, 0.2f, 0.1f, 0.6f, 0.5f, 0.0f, 0.0f, 0.4f})
+      .view({8, 2})
+      .requires_grad_(true);
+}
+
+TEST(StableMoERouter, GlobalCountsPushAnExpertBalancedOnOneRankButOverloadedGlobally) {
+  for (bool global : {true, false}) {
+    auto router = two_expert_router(global);
+    at::Tensor x = two_group_tokens();
+    RoutingContext ctx;
+    ctx.step = 0;
+    ctx.group_sizes = {4, 4};
+    ctx.token_ids = at::arange(8, at::kLong);
+    RoutingResult r = router->route(x, ctx);
+    ASSERT_EQ(to_vector(r.expert_ids.squeeze(1)), (std::vector<int64_t>{0, 0, 0, 1, 0, 1, 0, 1}));
+    ASSERT_EQ(r.losses[0].name, "stablemoe_balance");
+    r.losses[0].value.backward();
+    // d L / d s_{t,0} for group 1's expert-0 tokens (rows 4 and 6): factor (5 - 4) / 4 > 0
+    // globally (pushed down), 0 per rank.
+    for (int64_t t : {4, 6}) {
+      const double g = x.grad()[t][0].item<double>();
+      if (global) {
+        EXPECT_GT(g, 0.0) << "token " << t << ": expert 0 is overloaded globally";
+      } else {
+        EXPECT_EQ(g, 0.0) << "token " << t;
+      }
+    }
+    // The value: groups' sums of sigmoids with the global factors +-1/4, over T_g, averaged.
+    at::Tensor sig = at::sigmoid(x.detach());
+    double expected = 0.0;
+    const int64_t a[8] = {0, 0, 0, 1, 0, 1, 0, 1};
+    for (int64_t t = 0; t < 8; ++t)
+      expected += (a[t] == 0 ? 0.25 : -0.25) * sig[t][a[t]].item<double>();
+    if (global) EXPECT_NEAR(r.losses[0].value.item<double>(), expected / 4 / 2, 1e-6);
+  }
+}
+
+// Issue 17 item 5: the global capacity int(cf * 8 / 2) = 4 counts the tokens expert 0 receives in
+// arrival order (group 0 first): its 5th token (row 6) bypasses it, not group 0's third.
+TEST(StableMoERouter, GlobalCapacityDropsInArrivalOrderOverAllGroups) {
+  auto router = two_expert_router(true, /*capacity_factor=*/1.0);
+  RoutingContext ctx;
+  ctx.step = 0;
+  ctx.group_sizes = {4, 4};
+  ctx.token_ids = at::arange(8, at::kLong);
+  RoutingResult r = router->route(two_group_tokens(), ctx);
+  EXPECT_EQ(to_vector(r.expert_ids.squeeze(1)), (std::vector<int64_t>{0, 0, 0, 1, 0, 1, -1, 1}));
+  EXPECT_EQ(r.probs[6][0].item<double>(), 0.0);
+  ASSERT_EQ(r.metrics.size(), 1u);
+  EXPECT_EQ(r.metrics[0].first, "stablemoe_dropped");
+  EXPECT_DOUBLE_EQ(r.metrics[0].second, 1.0 / 8.0);
+}
+
+// Issue 17 item 5: the distilled router's embedding starts N(0, 1), as nn.Embedding's default in
+// the authors' code.
+TEST(StableMoERouter, DistilledEmbeddingStartsStandardNormal) {
+  RouterOptions o = stable_options(4, 8, /*vocab=*/400);
+  o.stablemoe.distilled_dim = 50;
+  StableMoERouter router(o);
+  const double std = router.distilled_embedding().std().item<double>();
+  EXPECT_NEAR(std, 1.0, 0.02);  // 20000 draws: the sample std is within 0.02 of 1
+  EXPECT_NEAR(router.distilled_embedding().mean().item<double>(), 0.0, 0.03);
 }
 
 TEST(StableMoERouter, OrthogonalInit) {

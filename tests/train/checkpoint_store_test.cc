@@ -13,6 +13,7 @@
 #include <gtest/gtest.h>
 
 #include "core/errors.h"
+#include "train/model_state.h"
 
 namespace switchyard::train {
 namespace {
@@ -122,6 +123,37 @@ TEST(CheckpointStore, SigkillDuringSavesNeverCorruptsTheLatest) {
     const auto w = read_safetensors(*latest + "/model.safetensors").tensors.at("w");
     EXPECT_TRUE(at::equal(w, at::full({64}, static_cast<float>(m.step()))));
   }
+}
+
+// Persistent buffers: stored on the CPU under "buffer.<name>", restored in place; a version-2
+// checkpoint must have every buffer, an older one leaves missing buffers untouched.
+TEST(CheckpointStore, BuffersRoundTripInPlaceAndOldCheckpointsStayReadable) {
+  const at::Tensor bias = at::arange(4, at::kFloat);
+  const NamedTensors stored_list = buffer_tensors({{"moe.0.router.expert_bias", bias}});
+  ASSERT_EQ(stored_list.size(), 1u);
+  EXPECT_EQ(stored_list[0].first, "buffer.moe.0.router.expert_bias");
+  EXPECT_TRUE(stored_list[0].second.device().is_cpu());
+  std::map<std::string, at::Tensor> stored(stored_list.begin(), stored_list.end());
+  at::Tensor live = at::zeros({4});
+  const at::Tensor alias = live;
+  EXPECT_TRUE(restore_buffers(stored, {{"moe.0.router.expert_bias", live}}, true).empty());
+  EXPECT_TRUE(at::equal(alias, bias));  // in place
+  at::Tensor other = at::full({2}, 7.0);
+  const auto missing = restore_buffers(stored, {{"moe.1.router.expert_bias", other}}, false);
+  EXPECT_EQ(missing, std::vector<std::string>{"moe.1.router.expert_bias"});
+  EXPECT_TRUE(at::equal(other, at::full({2}, 7.0)));
+  EXPECT_THROW(restore_buffers(stored, {{"moe.1.router.expert_bias", other}}, true), Error);
+  // A version-1 manifest is still accepted by verify().
+  const std::string dir = fresh_dir("version1");
+  const CheckpointStore store(dir, 2);
+  save(store, 3, 1.0f);
+  const std::string manifest = store.committed_dir(3) + "/manifest.pbtxt";
+  std::ifstream in(manifest);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_THAT(text, HasSubstr("format_version: 2"));
+  text.replace(text.find("format_version: 2"), 17, "format_version: 1");
+  std::ofstream(manifest, std::ios::trunc) << text;
+  EXPECT_EQ(CheckpointStore::verify(store.committed_dir(3)).format_version(), 1);
 }
 
 }  // namespace

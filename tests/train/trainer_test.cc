@@ -189,6 +189,48 @@ std::vector<std::string> moe_overrides(int expert_parallel_size,
   return o;
 }
 
+// Resume is bitwise exact for every router kind at expert-parallel size = world size, including
+// the persistent buffers: the aux-loss-free expert bias (a fast update rate, so that a bias lost
+// on resume changes the selection) and StableMoE's stage switch after the resume point.
+TEST(Trainer, MoEResumeIsBitwiseExactForEveryRouterKind) {
+  const int w = world_size();
+  const std::vector<std::pair<std::string, std::vector<std::string>>> kinds = {
+      {"top_k+aux_free_bias",
+       {"model.moe.router.aux_free_bias.enabled=true",
+        "model.moe.router.aux_free_bias.update_rate=0.05",
+        "model.moe.aux_loss.load_balancing=NONE"}},
+      {"top_k+sigmoid+aux_free_bias",
+       {"model.moe.router.score_function=SIGMOID", "model.moe.router.aux_free_bias.enabled=true",
+        "model.moe.router.aux_free_bias.update_rate=0.05"}},
+      {"gshard", {"model.moe.router.kind=GSHARD", "model.moe.dispatcher.capacity_factor=1"}},
+      {"expert_choice", {"model.moe.router.kind=EXPERT_CHOICE"}},
+      {"stablemoe",
+       {"model.moe.router.kind=STABLEMOE", "model.moe.router.top_k=1",
+        "model.moe.router.stablemoe.stage2_step=6", "model.moe.router.stablemoe.distilled_dim=8"}},
+      {"smile", {"model.moe.router.kind=SMILE", "model.moe.router.top_k=1"}},
+      {"locmoe", {"model.moe.router.kind=LOCMOE", "model.moe.dispatcher.capacity_factor=1.5"}},
+  };
+  for (const auto& [kind, overrides] : kinds) {
+    SCOPED_TRACE(kind);
+    std::vector<std::string> more = overrides;
+    more.push_back("checkpoint.every_steps=4");
+    const config::ExperimentConfig c = small_config(moe_overrides(w, more));
+    const comm::ProcessGroups g = groups_over(MPI_COMM_WORLD, w, 1);
+    const TrainResult full = train(c, g, fresh_dir("trainer_kind_full"));
+    const std::string dir = fresh_dir("trainer_kind_resumed");
+    const TrainResult first = train(c, g, dir, /*stop_at=*/4);
+    const TrainResult second = train(c, g, dir);
+    EXPECT_EQ(second.resumed_from, 4);
+    ASSERT_EQ(full.train_losses.size(), 8u);
+    ASSERT_EQ(second.train_losses.size(), 4u);
+    for (int i = 0; i < 4; ++i) {
+      EXPECT_EQ(first.train_losses[i], full.train_losses[i]) << "step " << i + 1;
+      EXPECT_EQ(second.train_losses[i], full.train_losses[4 + i]) << "step " << 5 + i;
+    }
+    EXPECT_EQ(second.final_val_loss, full.final_val_loss);
+  }
+}
+
 TEST(Trainer, MoEExpertParallelFollowsTheSingleProcessCurve) {
   const int w = world_size();
   const TrainResult distributed =

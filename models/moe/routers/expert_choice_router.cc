@@ -35,9 +35,27 @@ RoutingResult ExpertChoiceRouter::route(const at::Tensor& tokens, const RoutingC
   if (sizes.empty()) sizes.push_back(num_tokens);
   std::vector<at::Tensor> masks;  // per group [n, E] bool
   int64_t start = 0;
+  const ExpertChoiceOptions& ec = options_.expert_choice;
   for (int64_t n : sizes) {
     at::Tensor s_g = s.narrow(0, start, n);  // [n, E]
     at::Tensor mask = at::zeros({n, num_experts}, s.options().dtype(at::kBool));
+    if (ec.per_position && n > 0) {
+      SY_CHECK(ec.seq_len > 0 && n % ec.seq_len == 0)
+          << "per-position expert choice needs whole sequences of " << ec.seq_len << " tokens";
+      const int64_t b = n / ec.seq_len;
+      const int64_t kc = tokens_per_expert(b);
+      if (kc > 0) {
+        // [n, E] -> [B, S, E] -> [S, E, B]: each (position, expert) picks kc of the B tokens.
+        at::Tensor by_pos = s_g.view({b, ec.seq_len, num_experts}).permute({1, 2, 0});
+        at::Tensor idx = std::get<1>(by_pos.topk(kc, -1));  // [S, E, kc]
+        at::Tensor m = at::zeros({ec.seq_len, num_experts, b}, s.options().dtype(at::kBool))
+                           .scatter_(2, idx, true);
+        mask = m.permute({2, 0, 1}).reshape({n, num_experts});  // [S, E, B] -> [B, S, E] -> [n, E]
+      }
+      masks.push_back(mask);
+      start += n;
+      continue;
+    }
     const int64_t kc = tokens_per_expert(n);
     if (kc > 0) {
       at::Tensor idx = std::get<1>(s_g.t().topk(kc, 1));  // [E, kc] token indices per expert

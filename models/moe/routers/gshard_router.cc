@@ -48,6 +48,7 @@ RoutingResult GShardRouter::route(const at::Tensor& tokens, const RoutingContext
   r.balance_ids = e1;
   r.balance_k = 1;
   r.renormalize_after_drop = true;
+  r.normalized_weights = true;
   return r;
 }
 

@@ -32,6 +32,7 @@ RoutingResult LocMoERouter::route(const at::Tensor& tokens, const RoutingContext
   r.scores = at::softmax(r.logits, -1);                                    // [T, E]
   r.expert_ids = std::get<1>(r.scores.detach().topk(options_.top_k, -1));  // [T, k]
   r.probs = r.scores.gather(1, r.expert_ids);                              // [T, k]
+  r.normalized_weights = options_.normalize_top_k;
   if (options_.normalize_top_k) {
     r.probs = r.probs / r.probs.sum(-1, /*keepdim=*/true).clamp_min(1e-20);
   }

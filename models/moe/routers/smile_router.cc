@@ -8,6 +8,7 @@
 #include "core/check.h"
 #include "models/moe/aux_losses.h"
 #include "models/moe/router_noise.h"
+#include "models/moe/routers/smile_balance.h"
 #include "models/moe/routers/topk_router.h"
 
 namespace switchyard::models {
@@ -95,6 +96,16 @@ SmileRouter::SmileRouter(const RouterOptions& options) : options_(options) {
   local_weight_ = register_parameter("local_weight", initial_router_weight(local_opts));
 }
 
+at::Tensor SmileRouter::coupling_weight() {
+  const int64_t nodes = options_.num_nodes;
+  const int64_t per_node = experts_per_node();
+  at::Tensor node_rows = node_weight_.repeat_interleave(per_node, 0);  // [N, H] -> [E, H]
+  at::Tensor local_rows = options_.smile.router_per_node
+                              ? local_weight_                      // [E, H]
+                              : local_weight_.repeat({nodes, 1});  // [M, H] -> [E, H]
+  return node_rows + local_rows;                                   // [E, H]
+}
+
 RoutingResult SmileRouter::route(const at::Tensor& tokens, const RoutingContext& context) {
   const int64_t num_tokens = tokens.size(0);
   const int64_t nodes = options_.num_nodes;
@@ -127,8 +138,12 @@ RoutingResult SmileRouter::route(const at::Tensor& tokens, const RoutingContext&
   if (options_.smile.capacity_factor > 0.0) {
     int64_t drop1 = 0;
     int64_t drop2 = 0;
-    at::Tensor keep = smile_capacity_keep(a, b, nodes, per_node, options_.smile.capacity_factor,
-                                          context.group_sizes, &drop1, &drop2);  // [T]
+    at::Tensor keep =
+        options_.smile.receiver_capacity
+            ? smile_receiver_capacity_keep(a, b, nodes, per_node, options_.smile.capacity_factor,
+                                           context.group_sizes, context.count_group, &drop1, &drop2)
+            : smile_capacity_keep(a, b, nodes, per_node, options_.smile.capacity_factor,
+                                  context.group_sizes, &drop1, &drop2);  // [T]
     expert = at::where(keep, expert, at::full_like(expert, -1));
     gate = gate * keep.view({num_tokens, 1}).to(gate.scalar_type());
     const double t = static_cast<double>(std::max<int64_t>(num_tokens, 1));
@@ -141,8 +156,9 @@ RoutingResult SmileRouter::route(const at::Tensor& tokens, const RoutingContext&
   out.losses.push_back({"smile_node_balance",
                         load_balancing_loss(q, a.view({num_tokens, 1}), 1, context.group_sizes),
                         options_.smile.balance_coeff});
+  // Local level per destination node: only the tokens sent to node a compete for its experts.
   out.losses.push_back({"smile_local_balance",
-                        load_balancing_loss(r, b.view({num_tokens, 1}), 1, context.group_sizes),
+                        smile_local_balance_loss(r, a, b, nodes, context.group_sizes),
                         options_.smile.balance_coeff});
   return out;
 }

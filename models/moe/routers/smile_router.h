@@ -11,15 +11,18 @@
 //
 // W_loc is shared by all nodes ([M, H]) or one per node ([N M, H], the rows of node a_t are used;
 // option smile.router_per_node). Losses (each normalized to 1 under uniform routing, weight
-// smile.balance_coeff; Switch convention): L_node = N sum_a f_a P_a over q and a_t, L_loc =
-// M sum_b f_b P_b over r and b_t, per routing group, averaged over the groups.
-// Capacity (smile.capacity_factor cf > 0, computed at the source rank, position priority):
-//   level 1: per (group, node) C_node = ceil(cf T_g / N) tokens;
-//   level 2: per (group, expert) C_loc = ceil(cf T_ga / M), T_ga = the group's tokens kept for
-//            node a. Dropped tokens get expert -1 (output 0; the residual carries them).
-// The level-2 decision is made at the source and travels with the token (the receiving-side
-// variant of ALGORITHMS.md §4.3 step 3 gives the same routing; only the capacity grouping differs).
-// The standard layer balance loss is not used (balance_ids undefined).
+// smile.balance_coeff; Switch convention): L_node = N sum_a f_a P_a over q and a_t per routing
+// group; L_loc = M sum_b f_ab P_ab per (routing group, destination node a), token-weighted over
+// the nodes (smile_balance.h); both averaged over the groups.
+// Capacity (smile.capacity_factor cf > 0, position priority):
+//   level 1 at the source: per (group, node) C_node = ceil(cf T_g / N) tokens;
+//   level 2 at the receiver (smile.receiver_capacity, default): per expert of node a,
+//            ceil(cf T_a / M) with T_a the level-1 survivors node a receives from every source
+//            (smile_balance.h; one all-gather); or per (group, expert) ceil(cf T_ga / M) with
+//            T_ga the group's own survivors for node a (smile_capacity_keep below).
+// Dropped tokens get expert -1 (output 0; the residual carries them). The level-2 choice b_t is
+// made at the source and travels with the token (the router weights are replicated, so the
+// receiver would choose the same). The standard layer balance loss is not used.
 #pragma once
 
 #include "models/moe/router.h"
@@ -30,6 +33,9 @@ namespace switchyard::models {
 class SmileRouter : public Router {
  public:
   explicit SmileRouter(const RouterOptions& options);
+  // ERC's router rows [E, H]: the joint logit of expert a M + b is linear in x with row
+  // W_node[a] + W_loc[b] (W_loc[a M + b] with one local router per node), so those rows couple.
+  at::Tensor coupling_weight() override;
 
   RoutingResult route(const at::Tensor& tokens, const RoutingContext& context) override;
   int64_t num_experts() const override { return options_.num_experts; }
@@ -49,8 +55,9 @@ class SmileRouter : public Router {
   at::Tensor local_weight_;
 };
 
-// [T] bool: position-priority capacity at both levels (see above) for the tokens' node and
-// local choices ([T] int64 each), per consecutive routing group. Exposed for tests.
+// [T] bool: position-priority capacity at both levels counted per source routing group (the
+// smile.receiver_capacity: false variant) for the tokens' node and local choices ([T] int64
+// each), per consecutive routing group. Exposed for tests.
 at::Tensor smile_capacity_keep(const at::Tensor& node,
                                const at::Tensor& local,
                                int64_t num_nodes,

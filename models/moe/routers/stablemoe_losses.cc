@@ -13,7 +13,8 @@ namespace switchyard::models {
 at::Tensor stablemoe_balance_loss(const at::Tensor& scores,
                                   const at::Tensor& assignment,
                                   const std::vector<int64_t>& group_sizes,
-                                  bool normalize_by_tokens) {
+                                  bool normalize_by_tokens,
+                                  const at::Tensor& global_counts) {
   SY_CHECK_EQ(scores.dim(), 2) << "scores must be [T, E]";
   SY_CHECK_EQ(assignment.numel(), scores.size(0)) << "assignment must be [T]";
   const int64_t num_tokens = scores.size(0);
@@ -32,10 +33,15 @@ at::Tensor stablemoe_balance_loss(const at::Tensor& scores,
   at::Tensor sig_sum = at::zeros({num_groups * num_experts}, s.options())
                            .index_add(0, cell, assigned)
                            .view({num_groups, num_experts});
-  at::Tensor t =
-      at::tensor(sizes, at::kLong).to(s.device(), s.scalar_type()).clamp_min(1.0);  // [G]
-  at::Tensor nbar = (t / static_cast<double>(num_experts)).unsqueeze(1);            // [G, 1]
-  at::Tensor per_group = (((counts - nbar) / nbar) * sig_sum).sum(1);               // [G]
+  at::Tensor t = at::tensor(sizes, at::kLong).to(s.device(), s.scalar_type()).clamp_min(1.0);  // [G]
+  at::Tensor nbar = (t / static_cast<double>(num_experts)).unsqueeze(1);           // [G, 1]
+  at::Tensor factor = (counts - nbar) / nbar;                                      // [G, E]
+  if (global_counts.defined()) {
+    at::Tensor total = global_counts.to(s.device(), s.scalar_type()).view({1, num_experts});  // [1, E]
+    at::Tensor nbar_all = total.sum() / static_cast<double>(num_experts);         // scalar
+    factor = ((total - nbar_all) / nbar_all.clamp_min(1e-12)).expand_as(counts);  // [G, E]
+  }
+  at::Tensor per_group = (factor * sig_sum).sum(1);  // [G]
   if (normalize_by_tokens) per_group = per_group / t;
   return mean_over_nonempty_groups(per_group, sizes);
 }

@@ -19,10 +19,16 @@ namespace switchyard::models {
 // by T (fairseq sums the aux loss over tokens and divides by the token count like the LM loss;
 // our LM loss is a token mean). scores: [T, E] centroid scores s = <E_c, h>; assignment: [T]
 // int64 in [0, E).
+//
+// global_counts ([E], optional): |A_i| counted over every routing group of the step (all ranks),
+// as the authors' code counts the tokens each expert receives from all workers; nbar is then the
+// step's token count / E, the same factor for every group. Each group still sums its own
+// sigmoids (divided by its own T), so the mean over equal-size groups is the authors' value.
 at::Tensor stablemoe_balance_loss(const at::Tensor& scores,
                                   const at::Tensor& assignment,
                                   const std::vector<int64_t>& group_sizes = {},
-                                  bool normalize_by_tokens = true);
+                                  bool normalize_by_tokens = true,
+                                  const at::Tensor& global_counts = {});
 
 // Distillation loss: cross-entropy of the distilled router's logits against the (constant)
 // stage-1 assignment, mean over the group's tokens (fairseq: sum over tokens / token count).

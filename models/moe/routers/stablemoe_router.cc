@@ -7,8 +7,11 @@
 #include <ATen/CPUGeneratorImpl.h>
 
 #include "core/check.h"
+#include "models/moe/aux_losses.h"
+#include "models/moe/global_counts.h"
 #include "models/moe/routers/stablemoe_losses.h"
 #include "models/moe/routers/topk_router.h"
+#include "models/moe/routing_groups.h"
 
 namespace switchyard::models {
 
@@ -35,11 +38,10 @@ StableMoERouter::StableMoERouter(const RouterOptions& options) : options_(option
       "centroids", seeded_orthogonal(e, options.hidden_size, options.stablemoe.centroid_gain,
                                      options.init_seed));
   at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(options.init_seed + 2);
-  // N(0, D^-1/2) like fairseq's Embedding helper (the StableMoE code's exact init: UNVERIFIED).
+  // N(0, 1): the authors' code keeps nn.Embedding's default initialization.
   distilled_embedding_ = register_parameter(
       "distilled_embedding",
-      at::normal(0.0, 1.0 / std::sqrt(static_cast<double>(d)), {options.vocab_size, d}, gen,
-                 at::TensorOptions().dtype(at::kFloat)));
+      at::normal(0.0, 1.0, {options.vocab_size, d}, gen, at::TensorOptions().dtype(at::kFloat)));
   distilled_centroids_ = register_parameter(
       "distilled_centroids",
       seeded_orthogonal(e, d, options.stablemoe.centroid_gain, options.init_seed + 1));
@@ -103,14 +105,47 @@ RoutingResult StableMoERouter::route(const at::Tensor& tokens, const RoutingCont
   }
   at::Tensor assignment =
       distilled_decides ? distilled.detach().argmax(-1) : r.logits.detach().argmax(-1);  // [T]
-  r.expert_ids = assignment.view({num_tokens, 1});                                       // [T, 1]
-  r.probs = r.scores.gather(1, r.expert_ids);  // [T, 1] sigmoid(s_{t,a_t})
-  r.balance_k = 1;                             // balance_ids undefined: own balance loss
+  const StableMoEOptions& so = options_.stablemoe;
+  const bool balance = context.training && stage_ == 1 && so.balance_coeff > 0.0;
+  const bool capacity = so.global_counts && so.capacity_factor > 0.0;
+  at::Tensor total;  // [E] tokens per expert over every routing group of the step
+  at::Tensor keep;   // [T] within the global capacity
+  if (so.global_counts && (balance || capacity)) {
+    const std::vector<int64_t> sizes = resolve_routing_groups(num_tokens, context.group_sizes);
+    const auto groups = static_cast<int64_t>(sizes.size());
+    const int64_t e = options_.num_experts;
+    at::Tensor gid = group_index(num_tokens, sizes, assignment.device());  // [T]
+    at::Tensor local = at::bincount(gid * e + assignment, {}, groups * e).view({groups, e});
+    // [G, E] -> [G_all, E] over the batch group: one all-gather per layer-step.
+    const GatheredCounts gathered = gather_group_counts(local, context.count_group);
+    total = gathered.counts.sum(0);  // [E]
+    if (capacity) {
+      // The authors' capacity: int(cf * tokens per expert) received tokens per expert, in
+      // arrival order (source rank, then position); the rest bypass the expert.
+      const auto c = static_cast<int64_t>(so.capacity_factor *
+                                          static_cast<double>(total.sum().item<int64_t>()) /
+                                          static_cast<double>(e));
+      keep = keep_in_arrival_order(assignment, gid, gathered, at::full({e}, c, assignment.options().dtype(at::kLong)));
+    }
+  }
+  r.expert_ids = assignment.view({num_tokens, 1});  // [T, 1]
+  r.probs = r.scores.gather(1, r.expert_ids);       // [T, 1] sigmoid(s_{t,a_t})
+  r.balance_k = 1;                                  // balance_ids undefined: own balance loss
+  if (keep.defined()) {
+    const int64_t dropped = keep.logical_not().sum().item<int64_t>();
+    r.expert_ids =
+        at::where(keep.view({num_tokens, 1}), r.expert_ids, at::full_like(r.expert_ids, -1));
+    r.probs = r.probs * keep.view({num_tokens, 1}).to(r.probs.scalar_type());
+    r.metrics.emplace_back(
+        "stablemoe_dropped",
+        static_cast<double>(dropped) / static_cast<double>(std::max<int64_t>(num_tokens, 1)));
+  }
   if (context.training && stage_ == 1) {
-    if (options_.stablemoe.balance_coeff > 0.0) {
+    if (balance) {
       r.losses.push_back({"stablemoe_balance",
-                          stablemoe_balance_loss(r.logits, assignment, context.group_sizes),
-                          options_.stablemoe.balance_coeff});
+                          stablemoe_balance_loss(r.logits, assignment, context.group_sizes, true,
+                                                 so.global_counts ? total : at::Tensor()),
+                          so.balance_coeff});
     }
     if (options_.stablemoe.distill_coeff > 0.0) {
       r.losses.push_back({"stablemoe_distill",

@@ -36,6 +36,9 @@ class StableMoERouter : public Router {
   int64_t slots_per_token() const override { return 1; }
   bool uses_batch_noise(bool training) const override { return false; }  // no jitter
   int stage() const override { return stage_; }
+  // ERC couples the experts with the backbone centroids E_c [E, H]: the score <E_c[i], h> is the
+  // router row of expert i (the distilled router only imitates it).
+  at::Tensor coupling_weight() override { return centroids_; }
   // Stage 2 freezes the distilled router; stage 1 after stage 2 is refused.
   void restore_stage(int stage) override;
 

@@ -73,6 +73,7 @@ RoutingResult TopKRouter::route(const at::Tensor& tokens, const RoutingContext& 
   }
   r.expert_ids = std::get<1>(select.topk(options_.top_k, -1));  // [T, k]
   r.probs = r.scores.gather(1, r.expert_ids);                   // [T, k] unbiased scores
+  r.normalized_weights = options_.normalize_top_k;
   if (options_.normalize_top_k) {
     r.probs = r.probs / r.probs.sum(-1, /*keepdim=*/true).clamp_min(1e-20);
   }
