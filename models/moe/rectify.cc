@@ -74,10 +74,11 @@ at::Tensor intra_rank_experts(const at::Tensor& logits,   // [T, E] detached
   const int64_t num_tokens = logits.size(0);
   const int64_t num_experts = logits.size(1);
   const int64_t local = num_experts / o.expert_parallel_size;
-  *dropped = ids.ge(0).sum(1) - keep.sum(1);                            // [T] k - |R_i|
-  at::Tensor expert = at::arange(num_experts, ids.options().dtype(at::kLong)).unsqueeze(0);  // [1, E]
-  at::Tensor lo = (ep_rank * local).unsqueeze(1);                       // [T, 1]
-  at::Tensor allowed = expert.ge(lo) & expert.lt(lo + local);           // [T, E] local experts
+  *dropped = ids.ge(0).sum(1) - keep.sum(1);  // [T] k - |R_i|
+  at::Tensor expert =
+      at::arange(num_experts, ids.options().dtype(at::kLong)).unsqueeze(0);  // [1, E]
+  at::Tensor lo = (ep_rank * local).unsqueeze(1);                            // [T, 1]
+  at::Tensor allowed = expert.ge(lo) & expert.lt(lo + local);                // [T, E] local experts
   // The experts that dropped the token are full: sending it back would bypass the capacity.
   at::Tensor dropping = expert_mask(ids, keep.logical_not() & ids.ge(0), num_experts);  // [T, E]
   allowed = allowed & dropping.logical_not();
@@ -162,10 +163,11 @@ Rectification rectify_assignments(const RoutingResult& routing,
   const auto lopt = ids.options().dtype(at::kLong);
   at::Tensor none = at::full({num_tokens}, -1, lopt);
   at::Tensor dropped = at::zeros({num_tokens}, lopt);
-  at::Tensor h = o.intra_rank ? intra_rank_experts(a, ids, keep,
-                                                   token_ep_rank(num_tokens, groups, o, ids.device()),
-                                                   capacities, groups, o, &dropped)
-                              : none;  // [T]
+  at::Tensor h =
+      o.intra_rank
+          ? intra_rank_experts(a, ids, keep, token_ep_rank(num_tokens, groups, o, ids.device()),
+                               capacities, groups, o, &dropped)
+          : none;                                                                       // [T]
   at::Tensor f = o.fill_in ? fill_in_experts(a, ids, keep, capacities, groups) : none;  // [T]
   at::Tensor has_h = h.ge(0);                                                           // [T]
   at::Tensor has_f = f.ge(0);                                                           // [T]

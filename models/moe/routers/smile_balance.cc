@@ -22,10 +22,10 @@ at::Tensor smile_local_balance_loss(const at::Tensor& r,
   const std::vector<int64_t> sizes = resolve_routing_groups(num_tokens, group_sizes);
   const auto groups = static_cast<int64_t>(sizes.size());
   const int64_t segments = groups * num_nodes;
-  at::Tensor p = r.to(at::kFloat);                                                   // [T, M]
+  at::Tensor p = r.to(at::kFloat);  // [T, M]
   at::Tensor seg =
       group_index(num_tokens, sizes, r.device()) * num_nodes + node.to(at::kLong);  // [T]
-  at::Tensor t_seg = at::bincount(seg, {}, segments).to(at::kFloat);                 // [S]
+  at::Tensor t_seg = at::bincount(seg, {}, segments).to(at::kFloat);                // [S]
   at::Tensor f = at::bincount(seg * m + local.to(at::kLong), {}, segments * m)
                      .to(at::kFloat)
                      .view({segments, m});                                        // [S, M] counts
@@ -52,8 +52,8 @@ at::Tensor smile_receiver_capacity_keep(const at::Tensor& node,
   const std::vector<int64_t> sizes = resolve_routing_groups(num_tokens, group_sizes);
   const auto groups = static_cast<int64_t>(sizes.size());
   const int64_t e = num_nodes * experts_per_node;
-  at::Tensor a = node.to(at::kLong).contiguous();                     // [T] on node's device
-  at::Tensor gid = group_index(num_tokens, sizes, node.device());     // [T]
+  at::Tensor a = node.to(at::kLong).contiguous();                  // [T] on node's device
+  at::Tensor gid = group_index(num_tokens, sizes, node.device());  // [T]
   // Level 1 at the source: per (group, node) at most ceil(cf T_g / N), in token order: a
   // sequential scan on the host (one copy each way for device tensors).
   at::Tensor kept1_host = at::zeros({num_tokens}, at::kBool);  // [T]

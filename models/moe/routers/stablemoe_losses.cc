@@ -33,11 +33,13 @@ at::Tensor stablemoe_balance_loss(const at::Tensor& scores,
   at::Tensor sig_sum = at::zeros({num_groups * num_experts}, s.options())
                            .index_add(0, cell, assigned)
                            .view({num_groups, num_experts});
-  at::Tensor t = at::tensor(sizes, at::kLong).to(s.device(), s.scalar_type()).clamp_min(1.0);  // [G]
-  at::Tensor nbar = (t / static_cast<double>(num_experts)).unsqueeze(1);           // [G, 1]
-  at::Tensor factor = (counts - nbar) / nbar;                                      // [G, E]
+  at::Tensor t =
+      at::tensor(sizes, at::kLong).to(s.device(), s.scalar_type()).clamp_min(1.0);  // [G]
+  at::Tensor nbar = (t / static_cast<double>(num_experts)).unsqueeze(1);            // [G, 1]
+  at::Tensor factor = (counts - nbar) / nbar;                                       // [G, E]
   if (global_counts.defined()) {
-    at::Tensor total = global_counts.to(s.device(), s.scalar_type()).view({1, num_experts});  // [1, E]
+    at::Tensor total =
+        global_counts.to(s.device(), s.scalar_type()).view({1, num_experts});     // [1, E]
     at::Tensor nbar_all = total.sum() / static_cast<double>(num_experts);         // scalar
     factor = ((total - nbar_all) / nbar_all.clamp_min(1e-12)).expand_as(counts);  // [G, E]
   }

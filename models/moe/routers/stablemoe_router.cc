@@ -125,7 +125,8 @@ RoutingResult StableMoERouter::route(const at::Tensor& tokens, const RoutingCont
       const auto c = static_cast<int64_t>(so.capacity_factor *
                                           static_cast<double>(total.sum().item<int64_t>()) /
                                           static_cast<double>(e));
-      keep = keep_in_arrival_order(assignment, gid, gathered, at::full({e}, c, assignment.options().dtype(at::kLong)));
+      keep = keep_in_arrival_order(assignment, gid, gathered,
+                                   at::full({e}, c, assignment.options().dtype(at::kLong)));
     }
   }
   r.expert_ids = assignment.view({num_tokens, 1});  // [T, 1]
