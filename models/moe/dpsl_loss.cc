@@ -48,45 +48,19 @@ double group_loss_and_grad(const at::Tensor& p, const DirichletPrior& prior, at:
   return loss / static_cast<double>(e);
 }
 
-// Autograd function: forward computes the loss and the gradient at once (both need the sort and
-// the CDF); backward scales the saved gradient.
-struct DpslFunction : public torch::autograd::Function<DpslFunction> {
+// The scalar and its gradient, saved by forward and scaled by backward.
+struct PrecomputedGradientLoss : public torch::autograd::Function<PrecomputedGradientLoss> {
   static at::Tensor forward(torch::autograd::AutogradContext* ctx,
-                            const at::Tensor& probs,
-                            const DirichletPrior& prior,
-                            const std::vector<int64_t>& group_sizes) {
-    const int64_t num_tokens = probs.size(0);
-    // The sort and the incomplete beta run on the host: one copy of [T, E] each way.
-    at::Tensor p = probs.detach().to(at::kCPU, at::kDouble).contiguous();  // [T, E]
-    at::Tensor grad = at::zeros_like(p);                                   // [T, E]
-    std::vector<int64_t> sizes = group_sizes;
-    if (sizes.empty()) sizes = {num_tokens};
-    SY_CHECK_EQ(std::accumulate(sizes.begin(), sizes.end(), int64_t{0}), num_tokens)
-        << "group sizes must add up to the number of tokens";
-    int64_t nonempty = 0;
-    for (int64_t n : sizes) nonempty += n > 0 ? 1 : 0;
-    double loss = 0;
-    int64_t offset = 0;
-    for (int64_t n : sizes) {
-      if (n > 0) {
-        at::Tensor g = grad.narrow(0, offset, n);  // [n, E] view, contiguous rows
-        at::Tensor gc = at::empty_like(g);
-        loss += group_loss_and_grad(p.narrow(0, offset, n).contiguous(), prior, &gc);
-        g.copy_(gc);
-      }
-      offset += n;
-    }
-    if (nonempty > 0) {
-      loss /= static_cast<double>(nonempty);
-      grad.div_(static_cast<double>(nonempty));
-    }
-    ctx->saved_data["grad"] = grad.to(probs.device(), probs.scalar_type());
-    return at::full({}, loss, probs.options().requires_grad(false));
+                            const at::Tensor& input,
+                            double loss,
+                            const at::Tensor& grad) {
+    ctx->saved_data["grad"] = grad;
+    return at::full({}, loss, input.options().requires_grad(false));
   }
 
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
                                                  torch::autograd::variable_list grad_out) {
-    at::Tensor grad = ctx->saved_data["grad"].toTensor();  // [T, E]
+    at::Tensor grad = ctx->saved_data["grad"].toTensor();  // like input
     return {grad * grad_out[0], at::Tensor(), at::Tensor()};
   }
 };
@@ -105,13 +79,43 @@ at::Tensor dpsl_loss(const at::Tensor& probs,
                      const std::vector<int64_t>& group_sizes) {
   SY_CHECK_EQ(probs.dim(), 2) << "DPSL probabilities must be [T, E]";
   SY_CHECK_GT(probs.size(1), 1) << "DPSL needs at least two experts";
-  return DpslFunction::apply(probs, prior, group_sizes);
+  const int64_t num_tokens = probs.size(0);
+  // The sort and the incomplete beta run on the host: one copy of [T, E] each way.
+  at::Tensor p = probs.detach().to(at::kCPU, at::kDouble).contiguous();  // [T, E]
+  at::Tensor grad = at::zeros_like(p);                                   // [T, E]
+  std::vector<int64_t> sizes = group_sizes;
+  if (sizes.empty()) sizes = {num_tokens};
+  SY_CHECK_EQ(std::accumulate(sizes.begin(), sizes.end(), int64_t{0}), num_tokens)
+      << "group sizes must add up to the number of tokens";
+  int64_t nonempty = 0;
+  for (int64_t n : sizes) nonempty += n > 0 ? 1 : 0;
+  double loss = 0;
+  int64_t offset = 0;
+  for (int64_t n : sizes) {
+    if (n > 0) {
+      at::Tensor g = grad.narrow(0, offset, n);  // [n, E] view, contiguous rows
+      at::Tensor gc = at::empty_like(g);
+      loss += group_loss_and_grad(p.narrow(0, offset, n).contiguous(), prior, &gc);
+      g.copy_(gc);
+    }
+    offset += n;
+  }
+  if (nonempty > 0) {
+    loss /= static_cast<double>(nonempty);
+    grad.div_(static_cast<double>(nonempty));
+  }
+  return loss_with_precomputed_gradient(probs, loss, grad);
+}
+
+at::Tensor loss_with_precomputed_gradient(const at::Tensor& input, double loss, at::Tensor grad) {
+  SY_CHECK(grad.sizes() == input.sizes()) << "the gradient must be shaped like the input";
+  return PrecomputedGradientLoss::apply(input, loss, grad.to(input.device(), input.scalar_type()));
 }
 
 double dpsl_distance(const at::Tensor& probs, const DirichletPrior& prior) {
   SY_CHECK_EQ(probs.dim(), 2) << "DPSL probabilities must be [T, E]";
   if (probs.size(0) == 0) return 0.0;
-  return group_loss_and_grad(probs.detach().to(at::kDouble).contiguous(), prior, nullptr);
+  return group_loss_and_grad(probs.detach().to(at::kCPU, at::kDouble).contiguous(), prior, nullptr);
 }
 
 }  // namespace switchyard::models

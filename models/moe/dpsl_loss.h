@@ -44,4 +44,10 @@ at::Tensor dpsl_loss(const at::Tensor& probs,
 // The same distance without autograd, in double (metrics): L_DPSL of one group of [N, E].
 double dpsl_distance(const at::Tensor& probs, const DirichletPrior& prior);
 
+// A scalar loss whose gradient with respect to `input` was computed together with its value on
+// the host (the DPSL losses: the sort and the CDF serve both). Returns `loss` as a scalar of
+// input's dtype and device; backward gives grad * upstream. grad: shaped like input, on its
+// device.
+at::Tensor loss_with_precomputed_gradient(const at::Tensor& input, double loss, at::Tensor grad);
+
 }  // namespace switchyard::models

@@ -5,7 +5,6 @@
 #include <vector>
 
 #include <ATen/ATen.h>
-#include <torch/csrc/autograd/custom_function.h>
 
 #include "comm/communicator.h"
 #include "comm/host_collectives.h"
@@ -21,53 +20,6 @@ constexpr double kFixedScale = 4503599627370496.0;  // 2^52
 at::Tensor to_fixed(const at::Tensor& p) {
   return (p.to(at::kDouble).clamp(0.0, 1.0) * kFixedScale).round().to(at::kLong);
 }
-
-struct GlobalDpslFunction : public torch::autograd::Function<GlobalDpslFunction> {
-  static at::Tensor forward(torch::autograd::AutogradContext* ctx,
-                            const at::Tensor& probs,
-                            const DirichletPrior& prior,
-                            const at::Tensor& sorted) {
-    const int64_t t = probs.size(0);
-    const int64_t e = probs.size(1);
-    const int64_t n = sorted.size(0);
-    // The CDF matching runs on the host: one copy of [T, E] each way for device tensors.
-    at::Tensor p = probs.detach().to(at::kCPU, at::kDouble).contiguous();  // [T, E]
-    // [T, E] global rank of every local value: #{step values <= p} per column.
-    at::Tensor q = to_fixed(p).to(at::kDouble) / kFixedScale;  // [T, E]
-    at::Tensor ranks = at::searchsorted(sorted.to(at::kCPU).t().contiguous(), q.t().contiguous(),
-                                        /*out_int32=*/false, /*right=*/true)
-                           .t()
-                           .contiguous();  // [E, T] -> [T, E]
-    at::Tensor grad = at::zeros_like(p);   // [T, E]
-    const double* pd = p.data_ptr<double>();
-    const int64_t* rd = ranks.data_ptr<int64_t>();
-    double* gd = grad.data_ptr<double>();
-    double total_alpha = 0;
-    for (int64_t k = 0; k < e; ++k) total_alpha += prior.concentration(k, e);
-    double loss = 0;
-    for (int64_t k = 0; k < e; ++k) {
-      const double a = prior.concentration(k, e);
-      const double b = total_alpha - a;
-      for (int64_t i = 0; i < t; ++i) {
-        const double x = pd[i * e + k];
-        const double diff = static_cast<double>(rd[i * e + k]) / static_cast<double>(n + 1) -
-                            regularized_incomplete_beta(x, a, b);
-        loss += diff * diff;
-        const double pdf = std::clamp(beta_pdf(x, a, b), prior.pdf_min, prior.pdf_max);
-        gd[i * e + k] = -2.0 * diff * pdf / static_cast<double>(t) / static_cast<double>(e);
-      }
-    }
-    loss = t > 0 ? loss / static_cast<double>(t) / static_cast<double>(e) : 0.0;
-    ctx->saved_data["grad"] = grad.to(probs.device(), probs.scalar_type());
-    return at::full({}, loss, probs.options().requires_grad(false));
-  }
-
-  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
-                                                 torch::autograd::variable_list grad_out) {
-    at::Tensor grad = ctx->saved_data["grad"].toTensor();  // [T, E]
-    return {grad * grad_out[0], at::Tensor(), at::Tensor()};
-  }
-};
 
 }  // namespace
 
@@ -121,7 +73,39 @@ at::Tensor global_dpsl_loss(const at::Tensor& probs,
                             const GlobalAuxStatistics& stats) {
   SY_CHECK(stats.sorted_probs.defined()) << "global DPSL needs the gathered probabilities";
   SY_CHECK_EQ(probs.dim(), 2) << "DPSL probabilities must be [T, E]";
-  return GlobalDpslFunction::apply(probs, prior, stats.sorted_probs);
+  const at::Tensor& sorted = stats.sorted_probs;  // [N, E] the step's values, columns ascending
+  const int64_t t = probs.size(0);
+  const int64_t e = probs.size(1);
+  const int64_t n = sorted.size(0);
+  // The CDF matching runs on the host: one copy of [T, E] each way for device tensors.
+  at::Tensor p = probs.detach().to(at::kCPU, at::kDouble).contiguous();  // [T, E]
+  // [T, E] global rank of every local value: #{step values <= p} per column.
+  at::Tensor q = to_fixed(p).to(at::kDouble) / kFixedScale;  // [T, E]
+  at::Tensor ranks = at::searchsorted(sorted.to(at::kCPU).t().contiguous(), q.t().contiguous(),
+                                      /*out_int32=*/false, /*right=*/true)
+                         .t()
+                         .contiguous();  // [E, T] -> [T, E]
+  at::Tensor grad = at::zeros_like(p);   // [T, E]
+  const double* pd = p.data_ptr<double>();
+  const int64_t* rd = ranks.data_ptr<int64_t>();
+  double* gd = grad.data_ptr<double>();
+  double total_alpha = 0;
+  for (int64_t k = 0; k < e; ++k) total_alpha += prior.concentration(k, e);
+  double loss = 0;
+  for (int64_t k = 0; k < e; ++k) {
+    const double a = prior.concentration(k, e);
+    const double b = total_alpha - a;
+    for (int64_t i = 0; i < t; ++i) {
+      const double x = pd[i * e + k];
+      const double diff = static_cast<double>(rd[i * e + k]) / static_cast<double>(n + 1) -
+                          regularized_incomplete_beta(x, a, b);
+      loss += diff * diff;
+      const double pdf = std::clamp(beta_pdf(x, a, b), prior.pdf_min, prior.pdf_max);
+      gd[i * e + k] = -2.0 * diff * pdf / static_cast<double>(t) / static_cast<double>(e);
+    }
+  }
+  loss = t > 0 ? loss / static_cast<double>(t) / static_cast<double>(e) : 0.0;
+  return loss_with_precomputed_gradient(probs, loss, grad);
 }
 
 }  // namespace switchyard::models

@@ -26,19 +26,14 @@ namespace switchyard::train {
 namespace {
 
 using testing::groups_over;
-using testing::synthetic_corpus;
 
+// The trainer tests' small model, trained for 20 steps.
 config::ExperimentConfig small_config(const std::vector<std::string>& overrides) {
-  config::ExperimentConfig c;
-  config::apply_overrides(
-      &c, {"model.hidden_size=32", "model.num_layers=2", "model.num_heads=2", "model.seq_length=16",
-           "model.ffn_hidden_size=64", "model.moe_every_n_layers=0", "train.global_batch_size=8",
-           "train.num_steps=20", "train.eval_batches=2", "train.eval_every=0",
-           "train.optimizer.warmup_steps=2", "train.optimizer.learning_rate=0.003",
-           "logging.jsonl=false", "checkpoint.every_steps=0"});
-  config::apply_overrides(&c, overrides);
-  return c;
+  std::vector<std::string> all = {"train.num_steps=20"};
+  all.insert(all.end(), overrides.begin(), overrides.end());
+  return testing::small_config(all);
 }
+using testing::synthetic_corpus;
 
 // An MoE model over both ranks (expert-parallel size 2, one rank per emulated node).
 std::vector<std::string> moe_model(const std::string& router) {

@@ -25,24 +25,12 @@ namespace {
 
 using testing::fresh_dir;
 using testing::groups_over;
+using testing::small_config;
 using testing::synthetic_corpus;
 using testing::world_rank;
 using testing::world_size;
 
 namespace fs = std::filesystem;
-
-// A small character-level model and a synthetic corpus with structure to learn.
-config::ExperimentConfig small_config(const std::vector<std::string>& overrides) {
-  config::ExperimentConfig c;
-  config::apply_overrides(
-      &c, {"model.hidden_size=32", "model.num_layers=2", "model.num_heads=2", "model.seq_length=16",
-           "model.ffn_hidden_size=64", "model.moe_every_n_layers=0", "train.global_batch_size=8",
-           "train.num_steps=8", "train.eval_batches=2", "train.eval_every=0",
-           "train.optimizer.warmup_steps=2", "train.optimizer.learning_rate=0.003",
-           "logging.jsonl=false", "checkpoint.every_steps=0"});
-  config::apply_overrides(&c, overrides);
-  return c;
-}
 
 TrainResult train(const config::ExperimentConfig& c,
                   const comm::ProcessGroups& groups,

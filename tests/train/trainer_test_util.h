@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
@@ -14,6 +15,8 @@
 #include "comm/mpi/mpi_communicator.h"
 #include "comm/process_groups.h"
 #include "comm/topology.h"
+#include "core/config/config_overrides.h"
+#include "core/config/experiment.pb.h"
 #include "tests/testing/mpi_world.h"
 #include "train/corpus.h"
 
@@ -40,6 +43,20 @@ inline comm::ProcessGroups groups_over(MPI_Comm comm,
   const comm::Topology topology =
       comm::make_emulated_topology(world->rank(), world->size(), ranks_per_node);
   return comm::build_process_groups(world, topology, expert_parallel_size);
+}
+
+// A small character-level dense model (2 blocks of 32, sequences of 16, global batch 8, 8 steps,
+// no files written), then `overrides` (later ones win).
+inline config::ExperimentConfig small_config(const std::vector<std::string>& overrides) {
+  config::ExperimentConfig c;
+  config::apply_overrides(
+      &c, {"model.hidden_size=32", "model.num_layers=2", "model.num_heads=2", "model.seq_length=16",
+           "model.ffn_hidden_size=64", "model.moe_every_n_layers=0", "train.global_batch_size=8",
+           "train.num_steps=8", "train.eval_batches=2", "train.eval_every=0",
+           "train.optimizer.warmup_steps=2", "train.optimizer.learning_rate=0.003",
+           "logging.jsonl=false", "checkpoint.every_steps=0"});
+  config::apply_overrides(&c, overrides);
+  return c;
 }
 
 // An empty directory named after the test and the world size (rank 0 clears it). Collective.
