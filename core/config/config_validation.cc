@@ -158,6 +158,10 @@ void check_router(const MoELayerConfig& m, int hidden, Checker& k) {
       k.require(
           router.locmoe().capacity_bound_delta() > 0 && router.locmoe().capacity_bound_delta() < 1,
           r + "locmoe.capacity_bound_delta", "must be in (0, 1)");
+      k.require(router.locmoe().capacity_bound() != LocMoEConfig::SET ||
+                    m.dispatcher().capacity_factor() > 0,
+                r + "locmoe.capacity_bound",
+                "SET needs a capacity-limited layer (model.moe.dispatcher.capacity_factor > 0)");
       if (router.locmoe().grouped_average_pooling() && e > 0 && hidden > 0) {
         k.require(hidden % e == 0, r + "locmoe.grouped_average_pooling",
                   "needs model.hidden_size (" + Checker::str(hidden) +

@@ -1,5 +1,7 @@
 #include "models/moe/dispatch_plan.h"
 
+#include <algorithm>
+
 #include <ATen/ATen.h>
 
 #include "core/check.h"
@@ -77,6 +79,15 @@ at::Tensor capacity_keep_mask(const at::Tensor& expert_ids,
   at::Tensor keep = at::zeros({num_assign}, ids.options().dtype(at::kBool))
                         .index_put_({perm}, keep_sorted);  // [A]
   return keep.view({num_tokens, slots});
+}
+
+CapacityOptions effective_capacity(const CapacityOptions& layer, const RoutingResult& routing) {
+  CapacityOptions c = layer;
+  if (layer.capacity_factor <= 0.0 || routing.capacity_factor <= 0.0) return c;
+  c.capacity_factor = routing.capacity_factor_floor
+                          ? std::max(layer.capacity_factor, routing.capacity_factor)
+                          : routing.capacity_factor;
+  return c;
 }
 
 DispatchPlan make_dispatch_plan(const RoutingResult& routing,

@@ -65,6 +65,11 @@ DispatchPlan make_dispatch_plan(const RoutingResult& routing,
                                 const std::vector<int64_t>& capacity_groups,
                                 const RoutingContext& context);
 
+// The capacity options of one call: the layer's, with the capacity factor the router asked for
+// (RoutingResult::capacity_factor: a floor, or a replacement) when the layer is capacity-limited.
+// Dropless layers (capacity_factor == 0) stay dropless.
+CapacityOptions effective_capacity(const CapacityOptions& layer, const RoutingResult& routing);
+
 // [T, K] bool keep mask of the capacity rule alone (exposed for tests).
 at::Tensor capacity_keep_mask(const at::Tensor& expert_ids,
                               const at::Tensor& probs,

@@ -89,6 +89,21 @@ MoEBuildOptions moe_options_from_config(const config::MoELayerConfig& config,
   r.locmoe.locality_coeff = rc.locmoe().locality_coeff();
   r.locmoe.grouped_average_pooling = rc.locmoe().grouped_average_pooling();
   r.locmoe.capacity_bound_delta = rc.locmoe().capacity_bound_delta();
+  switch (rc.locmoe().capacity_bound()) {
+    case config::LocMoEConfig::REPORT:
+      r.locmoe.capacity_bound = LocMoECapacityBound::kReport;
+      break;
+    case config::LocMoEConfig::FLOOR:
+      r.locmoe.capacity_bound = LocMoECapacityBound::kFloor;
+      break;
+    case config::LocMoEConfig::SET:
+      r.locmoe.capacity_bound = LocMoECapacityBound::kSet;
+      break;
+  }
+  r.locmoe.capacity_bound_units =
+      rc.locmoe().capacity_bound_units() == config::LocMoEConfig::CAPACITY_FACTOR
+          ? LocMoEBoundUnits::kCapacityFactor
+          : LocMoEBoundUnits::kShareOfAssignments;
 
   const config::DispatcherConfig& dc = config.dispatcher();
   MoELayerOptions& l = o.layer;

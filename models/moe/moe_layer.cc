@@ -222,7 +222,8 @@ MoEOutput MoELayerImpl::forward(const at::Tensor& x, const MoEForwardArgs& args)
     AutocastScope fp32(tokens.device().type(), std::nullopt);
     routing = router_->route(tokens.to(at::kFloat), context);
     erc_stats = add_losses(&routing, context, seq_len);
-    plan = make_dispatch_plan(routing, options_.num_experts, options_.capacity, context.group_sizes,
+    plan = make_dispatch_plan(routing, options_.num_experts,
+                              effective_capacity(options_.capacity, routing), context.group_sizes,
                               context);
   }
   const Clock::time_point t1 = Clock::now();

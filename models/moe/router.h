@@ -81,6 +81,11 @@ struct RoutingResult {
   // The combine weights of a token sum to 1 (top-k renormalized, GShard). Rectify-Router then
   // renormalizes a rectified token's weights; otherwise every expert keeps the router's scale.
   bool normalized_weights = false;
+  // Capacity factor the router asks a capacity-limited layer for (LocMoE's critical capacity,
+  // ALGORITHMS.md §5.4); 0 = none. With capacity_factor_floor the layer uses
+  // max(its capacity_factor, this), otherwise this replaces it. Ignored by dropless layers.
+  double capacity_factor = 0.0;
+  bool capacity_factor_floor = true;
   // Router-specific losses and host scalars for the metrics (e.g. SMILE level drops).
   std::vector<RouterLoss> losses;
   std::vector<std::pair<std::string, double>> metrics;

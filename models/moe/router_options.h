@@ -68,12 +68,16 @@ struct SmileOptions {
   bool receiver_capacity = true;
 };
 
-// LocMoE (arXiv 2401.13920), kind "locmoe": locality-loss weight, GrAP gating, capacity-bound
-// delta (reported).
+// LocMoE (arXiv 2401.13920), kind "locmoe": locality-loss weight, GrAP gating, and the
+// minimum-capacity bound (its delta, what it does to the capacity, its units).
+enum class LocMoECapacityBound { kReport, kFloor, kSet };
+enum class LocMoEBoundUnits { kShareOfAssignments, kCapacityFactor };
 struct LocMoEOptions {
   double locality_coeff = 0.01;
   bool grouped_average_pooling = false;
   double capacity_bound_delta = 0.03;
+  LocMoECapacityBound capacity_bound = LocMoECapacityBound::kFloor;
+  LocMoEBoundUnits capacity_bound_units = LocMoEBoundUnits::kShareOfAssignments;
 };
 
 struct RouterOptions {

@@ -342,22 +342,22 @@ TEST(LocMoE, MinCapacityBoundMonotone) {
 TEST(LocMoE, LocalityLossZeroIffLocal) {
   // E = 4, N = 2: node 1 holds experts 2, 3.
   at::Tensor local = at::tensor({0.0, 0.0, 0.5, 0.5}, at::kDouble).repeat({3, 1});  // [3, 4]
-  EXPECT_NEAR(locality_loss(local, 2, {}, {1}).item<double>(), 0.0, 1e-12);
+  EXPECT_NEAR(locality_loss(local.log(), 2, {}, {1}).item<double>(), 0.0, 1e-12);
   // Mean routing uniform: KL = sum_{i in node} 0.5 log(0.5 / 0.25) = log 2.
   at::Tensor uniform = at::full({3, 4}, 0.25, at::kDouble);
-  EXPECT_NEAR(locality_loss(uniform, 2, {}, {1}).item<double>(), std::log(2.0), 1e-12);
+  EXPECT_NEAR(locality_loss(uniform.log(), 2, {}, {1}).item<double>(), std::log(2.0), 1e-12);
   // Rows that differ but average to p_local: still 0 (the loss reads the mean).
   at::Tensor mixed = at::tensor({0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 1.0}, at::kDouble).view({2, 4});
-  EXPECT_NEAR(locality_loss(mixed, 2, {}, {1}).item<double>(), 0.0, 1e-12);
+  EXPECT_NEAR(locality_loss(mixed.log(), 2, {}, {1}).item<double>(), 0.0, 1e-12);
   // Groups on different nodes: group 0 (node 0) is local, group 1 (node 1) is not.
   at::Tensor two = at::cat({at::tensor({0.5, 0.5, 0.0, 0.0}, at::kDouble).repeat({2, 1}),
                             at::tensor({0.5, 0.5, 0.0, 0.0}, at::kDouble).repeat({2, 1})});
-  const double v = locality_loss(two.clamp_min(1e-12), 2, {2, 2}, {0, 1}).item<double>();
+  const double v = locality_loss(two.clamp_min(1e-12).log(), 2, {2, 2}, {0, 1}).item<double>();
   EXPECT_GT(v, 1.0);  // group 1 pays 0.5 * 2 * log(0.5 / 1e-12) / 2 (mean over groups)
-  EXPECT_NEAR(locality_loss(two, 2, {2, 2}, {0, 0}).item<double>(), 0.0, 1e-12);
+  EXPECT_NEAR(locality_loss(two.log(), 2, {2, 2}, {0, 0}).item<double>(), 0.0, 1e-12);
   // Random scores: strictly positive.
   at::Tensor p = at::softmax(make_tokens(10, 4, 8).to(at::kDouble), -1);
-  EXPECT_GT(locality_loss(p, 2, {}, {0}).item<double>(), 0.0);
+  EXPECT_GT(locality_loss(p.log(), 2, {}, {0}).item<double>(), 0.0);
 }
 
 // The LocMoE router: top-k on the learned gate, the layer's Switch balance ids, the locality loss
@@ -383,14 +383,96 @@ TEST(LocMoE, RouterAndLayerWiring) {
     }
   }
   // Node 1 (experts 2, 3 of E = 4) was used for the single group.
-  EXPECT_NEAR(locality, locality_loss(r.scores, 2, {}, {1}).item<double>(), 1e-6);
-  ASSERT_EQ(out.stats.router_metrics.size(), 1u);
+  EXPECT_NEAR(locality, locality_loss(r.logits.log_softmax(-1), 2, {}, {1}).item<double>(), 1e-6);
+  ASSERT_EQ(out.stats.router_metrics.size(), 2u);
   EXPECT_EQ(out.stats.router_metrics[0].first, "locmoe_ec_min");
   EXPECT_NEAR(out.stats.router_metrics[0].second, locmoe_min_capacity_bound(4, 16, 0.03), 1e-12);
+  EXPECT_EQ(out.stats.router_metrics[1].first, "locmoe_cf_min");
+  EXPECT_NEAR(out.stats.router_metrics[1].second, 4 * locmoe_min_capacity_bound(4, 16, 0.03),
+              1e-12);
   // Cross-node rows: kept rows whose expert is 0 or 1 (node 0) while the rank is on node 1.
   const int64_t cross = (r.expert_ids.lt(2)).sum().item<int64_t>();
   EXPECT_EQ(out.stats.cross_node_rows, cross);
   EXPECT_EQ(out.stats.dispatched_rows, 24);
+}
+
+// The locality loss as the node's routing probability goes to 0 (issue 17 item 7): the router
+// puts every token's local experts 400 logits below the others, so that their probability
+// underflows to 0 in float32. The loss must keep its exact value (400 here: KL(p_local || pbar)
+// with log pbar_i = -400 - log 2) and a finite, non-zero gradient that pulls the tokens towards
+// the node (on the old code, which clamped pbar at 1e-30, the loss read 68.4 and the gradient
+// was 0).
+TEST(LocMoE, LocalityLossExactWithFiniteGradientAsLocalProbabilityVanishes) {
+  RouterOptions o;
+  o.kind = "locmoe";
+  o.hidden_size = 4;
+  o.num_experts = 4;
+  o.num_nodes = 2;
+  o.top_k = 1;
+  o.normalize_top_k = false;
+  o.locmoe.locality_coeff = 1.0;
+  LocMoERouter router(o);
+  {
+    at::NoGradGuard no_grad;
+    // Experts 0, 1 (node 0): logit +200; experts 2, 3 (node 1): -200, for the all-ones token.
+    router.weight().copy_(at::tensor({50.0, -50.0}, at::kFloat).repeat_interleave(2).view({4, 1}) *
+                          at::ones({4, 4}, at::kFloat));
+  }
+  at::Tensor x = at::ones({6, 4}, at::kFloat);  // [T, H]
+  RoutingContext ctx;
+  ctx.group_nodes = {1};
+  RoutingResult r = router.route(x, ctx);
+  EXPECT_EQ(r.scores.select(1, 2).max().item<float>(), 0.0f);  // underflowed in float32
+  const double loss = loss_named(r, "locmoe_locality");
+  EXPECT_NEAR(loss, 400.0, 1e-3);
+  at::Tensor value;
+  for (const RouterLoss& l : r.losses) {
+    if (l.name == "locmoe_locality") value = l.value;
+  }
+  value.backward();
+  at::Tensor g = router.weight().grad();  // [E, H]
+  ASSERT_TRUE(g.defined());
+  EXPECT_TRUE(g.isfinite().all().item<bool>());
+  // d loss / d z_t = (1/T) (p_t - w_t) summed: +0.5/T on each node-0 expert, -0.5/T on each
+  // local expert, per token; the weight gradient sums it over the T all-ones tokens: +-0.5.
+  at::Tensor expected = at::tensor({0.5, 0.5, -0.5, -0.5}, at::kFloat).view({4, 1}).expand({4, 4});
+  EXPECT_TRUE(at::allclose(g, expected, 1e-5, 1e-5)) << g;
+}
+
+// The minimum-capacity bound applied to the capacity (issue 17 item 7): FLOOR raises a lower
+// capacity factor to cf_min, SET replaces it, REPORT leaves it; dropless layers stay dropless.
+TEST(LocMoE, CapacityBoundAppliedToTheLayer) {
+  // d = 16, delta = 0.3: cf_min = 1 / erfc(sqrt(0.09 * 16 / 1.91)) ~ 4.55 (share of assignments).
+  const double cf_min = 1.0 / std::erfc(std::sqrt(0.09 * 16 / (2 - 0.09)));
+  EXPECT_NEAR(locmoe_capacity_factor_bound(4, 16, 0.3, true), cf_min, 1e-12);
+  EXPECT_NEAR(locmoe_capacity_factor_bound(4, 16, 0.3, false), cf_min / 4, 1e-12);
+  auto capacity_with = [&](LocMoECapacityBound bound, LocMoEBoundUnits units, double cf) {
+    testing::LayerSpec spec;
+    spec.top_k = 1;
+    spec.capacity_factor = cf;
+    MoEBuildOptions o = testing::build_options(spec);
+    o.router.kind = "locmoe";
+    o.router.num_nodes = 2;
+    o.router.locmoe.capacity_bound_delta = 0.3;
+    o.router.locmoe.capacity_bound = bound;
+    o.router.locmoe.capacity_bound_units = units;
+    o.layer.num_nodes = 2;
+    MoELayer layer = build_moe_layer(o, MoEParallel{}, nullptr);
+    layer->forward(make_tokens(12, 16, 9), {0, {}});
+    const std::vector<int64_t>& caps = layer->last_plan().capacities;
+    return caps.empty() ? int64_t{-1} : caps[0];
+  };
+  const auto share = LocMoEBoundUnits::kShareOfAssignments;
+  // T = 12, k = 1, E = 4: cf 1.0 -> 3 tokens per expert; cf_min -> ceil(4.55 * 3) = 14.
+  const auto floor_cap = static_cast<int64_t>(std::ceil(cf_min * 3 - 1e-9));
+  EXPECT_EQ(capacity_with(LocMoECapacityBound::kReport, share, 1.0), 3);
+  EXPECT_EQ(capacity_with(LocMoECapacityBound::kFloor, share, 1.0), floor_cap);
+  EXPECT_EQ(capacity_with(LocMoECapacityBound::kFloor, share, 8.0), 24);  // above the floor
+  EXPECT_EQ(capacity_with(LocMoECapacityBound::kSet, share, 8.0), floor_cap);
+  // The other units: cf_min / E = 1.14 -> ceil(1.14 * 3) = 4.
+  EXPECT_EQ(capacity_with(LocMoECapacityBound::kSet, LocMoEBoundUnits::kCapacityFactor, 8.0),
+            static_cast<int64_t>(std::ceil(cf_min / 4 * 3 - 1e-9)));
+  EXPECT_EQ(capacity_with(LocMoECapacityBound::kFloor, share, 0.0), -1);  // dropless
 }
 
 TEST(LocalityRouters, RegisteredBuiltins) {

@@ -28,20 +28,21 @@ at::Tensor grap_gating_matrix(int64_t num_experts, int64_t hidden_size) {
   return w;
 }
 
-at::Tensor locality_loss(const at::Tensor& scores,
+at::Tensor locality_loss(const at::Tensor& log_scores,
                          int64_t num_nodes,
                          const std::vector<int64_t>& group_sizes,
                          const std::vector<int64_t>& group_nodes) {
-  SY_CHECK_EQ(scores.dim(), 2) << "scores must be [T, E]";
-  const int64_t num_tokens = scores.size(0);
-  const int64_t num_experts = scores.size(1);
+  SY_CHECK_EQ(log_scores.dim(), 2) << "log scores must be [T, E]";
+  const int64_t num_tokens = log_scores.size(0);
+  const int64_t num_experts = log_scores.size(1);
   SY_CHECK(num_nodes > 0 && num_experts % num_nodes == 0) << "E must be divisible by the nodes";
   const int64_t per_node = num_experts / num_nodes;
   std::vector<int64_t> sizes = group_sizes;
   if (sizes.empty()) sizes.push_back(num_tokens);
   SY_CHECK(group_nodes.empty() || group_nodes.size() == sizes.size())
       << "one node per routing group";
-  at::Tensor p = scores.scalar_type() == at::kDouble ? scores : scores.to(at::kFloat);  // [T, E]
+  at::Tensor logp =
+      log_scores.scalar_type() == at::kDouble ? log_scores : log_scores.to(at::kFloat);  // [T, E]
   std::vector<at::Tensor> per_group;
   int64_t start = 0;
   for (size_t g = 0; g < sizes.size(); ++g) {
@@ -49,16 +50,17 @@ at::Tensor locality_loss(const at::Tensor& scores,
     if (n > 0) {
       const int64_t node = group_nodes.empty() ? 0 : group_nodes[g];
       SY_CHECK(node >= 0 && node < num_nodes) << "group node " << node;
-      at::Tensor pbar = p.narrow(0, start, n).mean(0);               // [E]
-      at::Tensor local = pbar.narrow(0, node * per_node, per_node);  // [M]
-      const double u = 1.0 / static_cast<double>(per_node);          // p_local on the node
+      // log pbar_i = logsumexp_t log p_{t,i} - log n, for the node's experts: [M]
+      at::Tensor local = logp.narrow(0, start, n).narrow(1, node * per_node, per_node);  // [n, M]
+      at::Tensor log_pbar = at::logsumexp(local, 0) - std::log(static_cast<double>(n));  // [M]
+      const double u = 1.0 / static_cast<double>(per_node);  // p_local on the node
       // KL(p_local || pbar) = sum_{i local} u (log u - log pbar_i)
-      per_group.push_back((u * (std::log(u) - local.clamp_min(1e-30).log())).sum());
+      per_group.push_back((u * (std::log(u) - log_pbar)).sum());
     }
     start += n;
   }
   SY_CHECK_EQ(start, num_tokens) << "group sizes must add up to the number of tokens";
-  if (per_group.empty()) return p.sum() * 0.0;
+  if (per_group.empty()) return logp.sum() * 0.0;
   return at::stack(per_group).mean();
 }
 
@@ -91,6 +93,14 @@ double locmoe_p_delta_erfc(double delta, int64_t d) {
 double locmoe_min_capacity_bound(int64_t num_experts, int64_t d, double delta) {
   SY_CHECK_GT(num_experts, 0);
   return 1.0 / (static_cast<double>(num_experts) * locmoe_p_delta_erfc(delta, d));
+}
+
+double locmoe_capacity_factor_bound(int64_t num_experts,
+                                    int64_t d,
+                                    double delta,
+                                    bool share_of_assignments) {
+  const double ec_min = locmoe_min_capacity_bound(num_experts, d, delta);
+  return share_of_assignments ? ec_min * static_cast<double>(num_experts) : ec_min;
 }
 
 }  // namespace switchyard::models

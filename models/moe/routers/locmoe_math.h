@@ -21,12 +21,16 @@ at::Tensor grouped_average_pooling_logits(const at::Tensor& x, int64_t num_exper
 // orthogonal rows).
 at::Tensor grap_gating_matrix(int64_t num_experts, int64_t hidden_size);
 
-// Locality loss placeholder, §5.3: per routing group g (consecutive tokens of group_sizes, empty
-// = one group) KL(p_local || pbar_g), pbar_g = mean over the group's tokens of `scores` ([T, E],
-// rows summing to 1) and p_local uniform over the E / N experts of the group's node
-// group_nodes[g] (empty = node 0), 0 elsewhere; averaged over the non-empty groups. Scalar,
-// differentiable through scores. 0 iff pbar_g == p_local for every group.
-at::Tensor locality_loss(const at::Tensor& scores,
+// Locality loss (our reconstruction of §5.3; the paper's exact form is UNVERIFIED): per routing
+// group g (consecutive tokens of group_sizes, empty = one group) KL(p_local || pbar_g), pbar_g =
+// the group's mean routing distribution and p_local uniform over the E / N experts of the
+// group's node group_nodes[g] (empty = node 0), 0 elsewhere; averaged over the non-empty groups.
+// Input: log_scores [T, E], the log of the routing distribution (log_softmax of the logits).
+// log pbar_{g,i} is computed in the log domain (logsumexp over the group's tokens), so the loss
+// stays exact and its gradient with respect to the logits bounded (|d/dz| <= 1 per token) as
+// the local probability goes to 0, even where it underflows in float32. Scalar, differentiable.
+// 0 iff pbar_g == p_local for every group.
+at::Tensor locality_loss(const at::Tensor& log_scores,
                          int64_t num_nodes,
                          const std::vector<int64_t>& group_sizes,
                          const std::vector<int64_t>& group_nodes);
@@ -40,8 +44,15 @@ double locmoe_p_delta(double delta, int64_t d);
 double locmoe_p_delta_erfc(double delta, int64_t d);
 
 // The reported minimum expert capacity ec_min = 1 / (E * erfc(sqrt(delta^2 d / (2 - delta^2)))),
-// §5.4. Units (fraction of the batch vs multiple of T / E) are UNVERIFIED: reported in the
-// metrics, never used to set the capacity.
+// §5.4. Its units are UNVERIFIED; see locmoe_capacity_factor_bound.
 double locmoe_min_capacity_bound(int64_t num_experts, int64_t d, double delta);
+
+// The capacity factor of the bound: ec_min * E when ec_min is a share of the T * k assignments
+// (share_of_assignments), ec_min itself when it is a multiple of the balanced capacity T k / E.
+// >= 1 in the first reading (ec_min >= 1/E), > 1/E in the second.
+double locmoe_capacity_factor_bound(int64_t num_experts,
+                                    int64_t d,
+                                    double delta,
+                                    bool share_of_assignments);
 
 }  // namespace switchyard::models

@@ -19,8 +19,12 @@ LocMoERouter::LocMoERouter(const RouterOptions& options) : options_(options) {
   } else {
     weight_ = register_parameter("weight", initial_router_weight(options));  // [E, H]
   }
-  ec_min_ = locmoe_min_capacity_bound(options.num_experts, options.hidden_size,
-                                      options.locmoe.capacity_bound_delta);
+  const LocMoEOptions& l = options.locmoe;
+  ec_min_ =
+      locmoe_min_capacity_bound(options.num_experts, options.hidden_size, l.capacity_bound_delta);
+  cf_min_ =
+      locmoe_capacity_factor_bound(options.num_experts, options.hidden_size, l.capacity_bound_delta,
+                                   l.capacity_bound_units == LocMoEBoundUnits::kShareOfAssignments);
 }
 
 RoutingResult LocMoERouter::route(const at::Tensor& tokens, const RoutingContext& context) {
@@ -38,11 +42,16 @@ RoutingResult LocMoERouter::route(const at::Tensor& tokens, const RoutingContext
   }
   r.balance_ids = r.expert_ids;
   r.balance_k = options_.top_k;
-  r.losses.push_back(
-      {"locmoe_locality",
-       locality_loss(r.scores, options_.num_nodes, context.group_sizes, context.group_nodes),
-       options_.locmoe.locality_coeff});
+  r.losses.push_back({"locmoe_locality",
+                      locality_loss(at::log_softmax(r.logits, -1), options_.num_nodes,
+                                    context.group_sizes, context.group_nodes),
+                      options_.locmoe.locality_coeff});
+  if (options_.locmoe.capacity_bound != LocMoECapacityBound::kReport) {
+    r.capacity_factor = cf_min_;
+    r.capacity_factor_floor = options_.locmoe.capacity_bound == LocMoECapacityBound::kFloor;
+  }
   r.metrics.emplace_back("locmoe_ec_min", ec_min_);
+  r.metrics.emplace_back("locmoe_cf_min", cf_min_);
   return r;
 }
 
