@@ -65,6 +65,22 @@ class Communicator {
                                            const std::vector<int64_t>& send_counts,
                                            const AllToAllOptions& options = {}) = 0;
 
+  // Point-to-point row blocks: the all-to-all generalized to several blocks per peer at any row
+  // offsets of several buffers, so that a multi-phase exchange sends straight from where its rows
+  // are and receives straight into where they go, with no reordering copies.
+  //   ins / outs: contiguous tensors, one dtype, equal trailing dims (rows = dim 0).
+  //   sends / recvs: blocks; buffer indexes ins (sends) or outs (recvs).
+  // Blocks match in order per pair: the k-th non-empty block this rank sends to p is the k-th
+  // non-empty block p receives from this rank, with the same number of rows (the caller derives
+  // both sides from one agreed count matrix; the backend does not check across ranks). Blocks to
+  // this rank itself are copied, the k-th self send into the k-th self receive. Empty blocks are
+  // skipped. A rank with nothing to send or receive still calls it (collective contract).
+  virtual std::shared_ptr<Work> exchange_blocks(const std::vector<at::Tensor>& outs,
+                                                const std::vector<at::Tensor>& ins,
+                                                const std::vector<BlockTransfer>& recvs,
+                                                const std::vector<BlockTransfer>& sends,
+                                                const AllToAllOptions& options = {}) = 0;
+
   // tensor on every rank = tensor on `root`.
   virtual std::shared_ptr<Work> broadcast(at::Tensor& tensor,
                                           int root,

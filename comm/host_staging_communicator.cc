@@ -91,6 +91,30 @@ std::shared_ptr<Work> HostStagingCommunicator::all_to_all(at::Tensor& out,
       std::move(work), std::vector<std::pair<at::Tensor, at::Tensor>>{{out, host_out}});
 }
 
+std::shared_ptr<Work> HostStagingCommunicator::exchange_blocks(
+    const std::vector<at::Tensor>& outs,
+    const std::vector<at::Tensor>& ins,
+    const std::vector<BlockTransfer>& recvs,
+    const std::vector<BlockTransfer>& sends,
+    const AllToAllOptions& options) {
+  bool any_staged = false;
+  for (const at::Tensor& t : ins) any_staged = any_staged || staged(t);
+  for (const at::Tensor& t : outs) any_staged = any_staged || staged(t);
+  if (!any_staged) return inner_->exchange_blocks(outs, ins, recvs, sends, options);
+  std::vector<at::Tensor> host_ins;
+  for (const at::Tensor& t : ins) host_ins.push_back(host_copy(t));
+  // Copies, not empty buffers: the blocks may cover only part of an output, and the rest must
+  // come back unchanged.
+  std::vector<at::Tensor> host_outs;
+  std::vector<std::pair<at::Tensor, at::Tensor>> results;
+  for (const at::Tensor& t : outs) {
+    host_outs.push_back(host_copy(t));
+    results.emplace_back(t, host_outs.back());
+  }
+  auto work = inner_->exchange_blocks(host_outs, host_ins, recvs, sends, options);
+  return std::make_shared<StagedWork>(std::move(work), std::move(results));
+}
+
 std::shared_ptr<Work> HostStagingCommunicator::broadcast(at::Tensor& tensor,
                                                          int root,
                                                          const BroadcastOptions& options) {

@@ -43,6 +43,16 @@ struct AllToAllOptions {
   std::chrono::milliseconds timeout = kUnsetTimeout;
 };
 
+// One block of rows moved by Communicator::exchange_blocks: `rows` rows starting at row `offset`
+// of buffer `buffer` (an index into the call's inputs for a send, its outputs for a receive),
+// sent to or received from group rank `peer`.
+struct BlockTransfer {
+  int peer = 0;
+  int buffer = 0;
+  int64_t offset = 0;
+  int64_t rows = 0;
+};
+
 struct BroadcastOptions {
   std::chrono::milliseconds timeout = kUnsetTimeout;
 };

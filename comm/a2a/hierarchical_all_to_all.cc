@@ -28,45 +28,77 @@ at::Tensor HierarchicalAllToAll::exchange(const at::Tensor& input, const AllToAl
   auto rank_of = [G](int n, int g) { return n * G + g; };
   auto cnt = [&layout](int s, int d) { return layout.count(s, d); };
   const int64_t bytes = row_bytes(input);
-
-  // Reorder [dst node n][dst local g] -> [dst local g][dst node n]; [total_send, ...].
-  const at::Tensor by_local = transpose_row_blocks(input, layout.send_counts(), N, G);
-
-  // Phase 1: intra-node.
-  std::vector<int64_t> send1(G, 0);
-  std::vector<int64_t> recv1(G, 0);
-  for (int g = 0; g < G; ++g) {
-    for (int n = 0; n < N; ++n) {
-      send1[g] += cnt(r, rank_of(n, g));
-      recv1[g] += cnt(rank_of(n_r, g), rank_of(n, l));
-    }
-    if (g != l) traffic_.record_send(true, send1[g] * bytes);
-  }
-  // [sum(recv1), ...] = [src local g'][dst node n], blocks cnt[(n_r,g')][(n,l)]
-  const at::Tensor phase1 =
-      exchange_rows(*intra_, by_local, send1, recv1, options_.timeout, &phase1_buffer_);
-
-  // Reorder [src local g'][dst node n] -> [dst node n][src local g'].
-  std::vector<int64_t> sizes1;  // block sizes in phase1 order
-  for (int g = 0; g < G; ++g) {
-    for (int n = 0; n < N; ++n) sizes1.push_back(cnt(rank_of(n_r, g), rank_of(n, l)));
-  }
-  const at::Tensor by_node = transpose_row_blocks(phase1, sizes1, G, N);
-
-  // Phase 2: inter-node among the ranks with local index l.
-  std::vector<int64_t> send2(N, 0);
-  std::vector<int64_t> recv2(N, 0);
+  const at::Tensor in = input.contiguous();
+  // Row offsets of the input ([dst rank] blocks) and of the output ([src rank] blocks).
+  std::vector<int64_t> in_off = exclusive_prefix_sum(layout.send_counts());
+  std::vector<int64_t> out_off = exclusive_prefix_sum(layout.recv_counts());
+  // Stage: rows relayed by this rank, [dst node n != n_r][src local g' != l], blocks
+  // cnt[(n_r,g')][(n,l)]; stage_off[n * G + g'].
+  std::vector<int64_t> stage_off(static_cast<size_t>(N) * G, 0);
+  int64_t stage_rows = 0;
   for (int n = 0; n < N; ++n) {
     for (int g = 0; g < G; ++g) {
-      send2[n] += cnt(rank_of(n_r, g), rank_of(n, l));
-      recv2[n] += cnt(rank_of(n, g), r);
+      if (n == n_r || g == l) continue;
+      stage_off[static_cast<size_t>(n) * G + g] = stage_rows;
+      stage_rows += cnt(rank_of(n_r, g), rank_of(n, l));
     }
-    if (n != n_r) traffic_.record_send(false, send2[n] * bytes);
+  }
+  std::vector<int64_t> out_sizes = in.sizes().vec();
+  out_sizes[0] = layout.total_recv_rows();
+  at::Tensor out = output_.get(out_sizes, in.options());  // [total_recv, ...] by src rank
+  std::vector<int64_t> stage_sizes = out_sizes;
+  stage_sizes[0] = stage_rows;
+  at::Tensor stage = phase1_buffer_.get(stage_sizes, in.options());  // [stage_rows, ...]
+
+  // Phase 1, intra-node: to local g, the blocks for (n, g) of every node n, straight from the
+  // input, in node order; from local g', the blocks for (n, l): this node's into the output,
+  // the others' into the stage. This rank's own blocks for other nodes stay in the input
+  // (phase 2 sends them from there); its block for itself is the one copy.
+  std::vector<BlockTransfer> sends1;
+  std::vector<BlockTransfer> recvs1;
+  for (int g = 0; g < G; ++g) {
+    for (int n = 0; n < N; ++n) {
+      const int d = rank_of(n, g);
+      if (g == l && n != n_r) continue;  // own rows for other nodes: sent in phase 2
+      sends1.push_back({g, 0, in_off[d], cnt(r, d)});
+      const int s = rank_of(n_r, g);
+      const int64_t rows = cnt(s, rank_of(n, l));
+      recvs1.push_back(n == n_r
+                           ? BlockTransfer{g, 0, out_off[s], rows}
+                           : BlockTransfer{g, 1, stage_off[static_cast<size_t>(n) * G + g], rows});
+    }
+    if (g != l) {
+      int64_t all = 0;  // the rows for local g, all nodes (accounted as one message)
+      for (int n = 0; n < N; ++n) all += cnt(r, rank_of(n, g));
+      traffic_.record_send(true, all * bytes);
+    }
+  }
+  // in: [total_send, ...]; out: [total_recv, ...] (this node's sources), stage
+  intra_->exchange_blocks({out, stage}, {in}, recvs1, sends1, {options_.timeout})->wait();
+
+  // Phase 2, inter-node among the ranks with local index l: to node n, the rows of every
+  // source g' of this node for (n, l), in source order (own rows from the input, relayed rows
+  // from the stage); from node n', its sources' rows for this rank, straight into the output.
+  std::vector<BlockTransfer> sends2;
+  std::vector<BlockTransfer> recvs2;
+  for (int n = 0; n < N; ++n) {
+    if (n == n_r) continue;
+    int64_t sent = 0;
+    for (int g = 0; g < G; ++g) {
+      const int64_t rows = cnt(rank_of(n_r, g), rank_of(n, l));
+      sends2.push_back(g == l
+                           ? BlockTransfer{n, 0, in_off[rank_of(n, l)], rows}
+                           : BlockTransfer{n, 1, stage_off[static_cast<size_t>(n) * G + g], rows});
+      sent += rows;
+      const int s = rank_of(n, g);
+      recvs2.push_back({n, 0, out_off[s], cnt(s, r)});
+    }
+    traffic_.record_send(false, sent * bytes);
   }
   ++traffic_.exchanges;
-  // [total_recv, ...] = [src node n'][src local g'] = grouped by source rank
-  at::Tensor out = exchange_rows(*inter_, by_node, send2, recv2, options_.timeout, &output_);
-  return out.is_same(input) ? out.clone() : out;
+  // in: input, stage; out: [total_recv, ...] grouped by source rank
+  inter_->exchange_blocks({out}, {in, stage}, recvs2, sends2, {options_.timeout})->wait();
+  return out;
 }
 
 }  // namespace switchyard::comm

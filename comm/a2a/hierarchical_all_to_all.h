@@ -5,19 +5,22 @@
 // is the layout's count matrix. On rank (n_r, l), rows of H... elements:
 //
 //   input     [dst node n][dst local g]        blocks cnt[r][(n,g)]      (grouped by dst rank)
-//   reorder   [dst local g][dst node n]        (row-block copy)
-//   phase 1   intra-node all-to-all over the G ranks of the node:
-//             send to local g: sum_n cnt[r][(n,g)]; receive from g': sum_n cnt[(n_r,g')][(n,l)]
-//             -> [src local g'][dst node n]    blocks cnt[(n_r,g')][(n,l)]
-//   reorder   [dst node n][src local g']
-//   phase 2   inter-node all-to-all over the N ranks with local index l:
-//             send to node n: sum_g' cnt[(n_r,g')][(n,l)]; receive from n': sum_g' cnt[(n',g')][r]
-//             -> [src node n'][src local g']   = grouped by source rank, as flat
+//   phase 1   intra-node block exchange over the G ranks of the node: to local g, the blocks
+//             cnt[r][(n,g)] of every node n (from the input; own rows for other nodes wait in
+//             the input); from g', the blocks cnt[(n_r,g')][(n,l)]: n == n_r into the output,
+//             the others into the stage [dst node n][src local g']
+//   phase 2   inter-node block exchange over the N ranks with local index l: to node n, for
+//             every g' the block cnt[(n_r,g')][(n,l)] (own from the input, relayed from the
+//             stage); from n', for every g' the block cnt[(n',g')][r] into the output
+//   output    [src node n'][src local g']      = grouped by source rank, as flat
 //
+// Blocks go straight from where they are to where they belong (Communicator::exchange_blocks),
+// so no reordering copy is made (the only copy is the rank's block for itself); the traffic
+// counters record one message per peer and phase, the logical exchange.
 // Inter-node traffic equals flat's in bytes but takes G x fewer messages per node (G(N-1) vs
 // G^2(N-1) for a dense layout); intra-node bytes grow (every row moves within the node first).
 // Needs the count matrix (layout from exchange_counts or from_count_matrix) and a node-contiguous
-// EP group. With N == 1 or G == 1 one phase is a local no-op.
+// EP group. With N == 1 or G == 1 one phase has only self blocks (local copies).
 #pragma once
 
 #include <memory>

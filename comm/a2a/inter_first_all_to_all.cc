@@ -27,51 +27,74 @@ at::Tensor InterFirstAllToAll::exchange(const at::Tensor& input, const AllToAllL
   auto rank_of = [G](int n, int g) { return n * G + g; };
   auto cnt = [&layout](int s, int d) { return layout.count(s, d); };
   const int64_t bytes = row_bytes(input);
-
-  // Phase 1: inter-node among the ranks with local index l. The input is grouped by destination
-  // rank = [dst node n][dst local g], so the rows for node n are already contiguous.
-  std::vector<int64_t> send1(N, 0);
-  std::vector<int64_t> recv1(N, 0);
-  for (int n = 0; n < N; ++n) {
-    for (int g = 0; g < G; ++g) {
-      send1[n] += cnt(r, rank_of(n, g));
-      recv1[n] += cnt(rank_of(n, l), rank_of(n_r, g));
-    }
-    if (n != n_r) traffic_.record_send(false, send1[n] * bytes);
-  }
-  // [sum(recv1), ...] = [src node n'][dst local g], blocks cnt[(n',l)][(n_r,g)]
-  const at::Tensor phase1 =
-      exchange_rows(*inter_, input.contiguous(), send1, recv1, options_.timeout, &phase1_buffer_);
-
-  // Reorder [src node n'][dst local g] -> [dst local g][src node n'].
-  std::vector<int64_t> sizes1;  // block sizes in phase1 order
-  for (int n = 0; n < N; ++n) {
-    for (int g = 0; g < G; ++g) sizes1.push_back(cnt(rank_of(n, l), rank_of(n_r, g)));
-  }
-  const at::Tensor by_local = transpose_row_blocks(phase1, sizes1, N, G);
-
-  // Phase 2: intra-node.
-  std::vector<int64_t> send2(G, 0);
-  std::vector<int64_t> recv2(G, 0);
+  const at::Tensor in = input.contiguous();
+  std::vector<int64_t> in_off = exclusive_prefix_sum(layout.send_counts());   // [dst rank]
+  std::vector<int64_t> out_off = exclusive_prefix_sum(layout.recv_counts());  // [src rank]
+  // Stage: rows relayed by this rank, [dst local g != l][src node n' != n_r], blocks
+  // cnt[(n',l)][(n_r,g)]; stage_off[g * N + n'].
+  std::vector<int64_t> stage_off(static_cast<size_t>(G) * N, 0);
+  int64_t stage_rows = 0;
   for (int g = 0; g < G; ++g) {
     for (int n = 0; n < N; ++n) {
-      send2[g] += cnt(rank_of(n, l), rank_of(n_r, g));
-      recv2[g] += cnt(rank_of(n, g), r);
+      if (g == l || n == n_r) continue;
+      stage_off[static_cast<size_t>(g) * N + n] = stage_rows;
+      stage_rows += cnt(rank_of(n, l), rank_of(n_r, g));
     }
-    if (g != l) traffic_.record_send(true, send2[g] * bytes);
+  }
+  std::vector<int64_t> out_sizes = in.sizes().vec();
+  out_sizes[0] = layout.total_recv_rows();
+  at::Tensor out = output_.get(out_sizes, in.options());  // [total_recv, ...] by src rank
+  std::vector<int64_t> stage_sizes = out_sizes;
+  stage_sizes[0] = stage_rows;
+  at::Tensor stage = phase1_buffer_.get(stage_sizes, in.options());  // [stage_rows, ...]
+
+  // Phase 1, inter-node among the ranks with local index l: to node n, the blocks for (n, g) of
+  // every local g, straight from the input; from node n', its blocks for (n_r, g): the one for
+  // this rank into the output, the others into the stage. Own rows for this node's other ranks
+  // stay in the input (phase 2 sends them from there); the block for itself is the one copy.
+  std::vector<BlockTransfer> sends1;
+  std::vector<BlockTransfer> recvs1;
+  for (int n = 0; n < N; ++n) {
+    int64_t all = 0;  // the rows for node n (accounted as one message)
+    for (int g = 0; g < G; ++g) {
+      const int d = rank_of(n, g);
+      all += cnt(r, d);
+      if (n == n_r && g != l) continue;  // own rows for this node: sent in phase 2
+      sends1.push_back({n, 0, in_off[d], cnt(r, d)});
+      const int s = rank_of(n, l);
+      const int64_t rows = cnt(s, rank_of(n_r, g));
+      recvs1.push_back(g == l
+                           ? BlockTransfer{n, 0, out_off[s], rows}
+                           : BlockTransfer{n, 1, stage_off[static_cast<size_t>(g) * N + n], rows});
+    }
+    if (n != n_r) traffic_.record_send(false, all * bytes);
+  }
+  // in: [total_send, ...]; out: [total_recv, ...] (sources with local index l), stage
+  inter_->exchange_blocks({out, stage}, {in}, recvs1, sends1, {options_.timeout})->wait();
+
+  // Phase 2, intra-node: to local g, the rows of every source node n' for (n_r, g), in node
+  // order (own rows from the input, relayed rows from the stage); from local g', the rows of
+  // the sources (n', g') for this rank, straight into the output.
+  std::vector<BlockTransfer> sends2;
+  std::vector<BlockTransfer> recvs2;
+  for (int g = 0; g < G; ++g) {
+    if (g == l) continue;
+    int64_t sent = 0;
+    for (int n = 0; n < N; ++n) {
+      const int64_t rows = cnt(rank_of(n, l), rank_of(n_r, g));
+      sends2.push_back(n == n_r
+                           ? BlockTransfer{g, 0, in_off[rank_of(n_r, g)], rows}
+                           : BlockTransfer{g, 1, stage_off[static_cast<size_t>(g) * N + n], rows});
+      sent += rows;
+      const int s = rank_of(n, g);
+      recvs2.push_back({g, 0, out_off[s], cnt(s, r)});
+    }
+    traffic_.record_send(true, sent * bytes);
   }
   ++traffic_.exchanges;
-  // [total_recv, ...] = [src local g'][src node n'], blocks cnt[(n',g')][r]
-  const at::Tensor phase2 =
-      exchange_rows(*intra_, by_local, send2, recv2, options_.timeout, &output_);
-
-  // Reorder [src local g'][src node n'] -> [src node n'][src local g'] (source rank order).
-  std::vector<int64_t> sizes2;
-  for (int g = 0; g < G; ++g) {
-    for (int n = 0; n < N; ++n) sizes2.push_back(cnt(rank_of(n, g), r));
-  }
-  at::Tensor out = transpose_row_blocks(phase2, sizes2, G, N);
-  return out.is_same(input) ? out.clone() : out;
+  // in: input, stage; out: [total_recv, ...] grouped by source rank
+  intra_->exchange_blocks({out}, {in, stage}, recvs2, sends2, {options_.timeout})->wait();
+  return out;
 }
 
 }  // namespace switchyard::comm

@@ -7,15 +7,17 @@
 // n of N, local index l of G); cnt[s][d] is the layout's count matrix. On rank (n_r, l):
 //
 //   input     [dst node n][dst local g]        blocks cnt[r][(n,g)]       (grouped by dst rank)
-//   phase 1   inter-node all-to-all over the N ranks with local index l:
-//             send to node n: sum_g cnt[r][(n,g)]; receive from n': sum_g cnt[(n',l)][(n_r,g)]
-//             -> [src node n'][dst local g]     blocks cnt[(n',l)][(n_r,g)]
-//   reorder   [dst local g][src node n']
-//   phase 2   intra-node all-to-all over the G ranks of the node:
-//             send to g: sum_n' cnt[(n',l)][(n_r,g)]; receive from g': sum_n' cnt[(n',g')][r]
-//             -> [src local g'][src node n']
-//   reorder   [src node n'][src local g']      = grouped by source rank, as flat
+//   phase 1   inter-node block exchange over the N ranks with local index l: to node n, the
+//             blocks cnt[r][(n,g)] for every g (from the input; own-node rows wait in the
+//             input); from n', the blocks cnt[(n',l)][(n_r,g)]: g == l into the output, the
+//             others into the stage [dst local g][src node n']
+//   phase 2   intra-node block exchange over the G ranks of the node: to g, for every n' the
+//             block cnt[(n',l)][(n_r,g)] (own from the input, relayed from the stage); from g',
+//             for every n' the block cnt[(n',g')][r] into the output
+//   output    [src node n'][src local g']      = grouped by source rank, as flat
 //
+// Blocks go straight from where they are to where they belong (Communicator::exchange_blocks),
+// so no reordering copy is made; the traffic counters record one message per peer and phase.
 // Every row crosses the inter-node network at most once (phase 1, only when its destination node
 // differs); inter-node messages per rank are at most N - 1 (flat: G(N - 1)). Bit-identical output
 // to the flat strategy. Needs the count matrix and a node-contiguous EP group.

@@ -25,85 +25,131 @@ at::Tensor LeaderAllToAll::exchange(const at::Tensor& input, const AllToAllLayou
   const int n_r = inter_->rank();
   const int l = intra_->rank();
   const bool leader = l == 0;
+  const int me = group_->rank();
   auto rank_of = [G](int n, int g) { return n * G + g; };
   auto cnt = [&layout](int s, int d) { return layout.count(s, d); };
-  auto sent_by = [&](int s) {  // total rows rank s sends
-    int64_t t = 0;
-    for (int d = 0; d < P; ++d) t += cnt(s, d);
-    return t;
-  };
   const int64_t bytes = row_bytes(input);
+  const at::Tensor in = input.contiguous();
+  const std::vector<int64_t> in_off = exclusive_prefix_sum(layout.send_counts());   // [dst]
+  const std::vector<int64_t> out_off = exclusive_prefix_sum(layout.recv_counts());  // [src]
+  std::vector<int64_t> sizes = in.sizes().vec();
+  sizes[0] = layout.total_recv_rows();
+  at::Tensor out = output_.get(sizes, in.options());  // [total_recv, ...] by source rank
 
-  // Gather: everything to the local leader.
-  std::vector<int64_t> send_g(G, 0);
-  std::vector<int64_t> recv_g(G, 0);
-  send_g[0] = layout.total_send_rows();
+  // The leader's buffers (empty elsewhere): X = rows relayed to other nodes,
+  // [dst node n != n_r][dst local g][src local g' != 0]; S = rows for this node's other ranks,
+  // [dst local g != 0][src node n'][src local g'] except the leader's own rows (those leave
+  // from the input). Offsets x_off[(n * G + g) * G + g'], s_off[(g * N + n') * G + g'].
+  const auto idx = [G](int a, int b, int c, int B) {
+    return (static_cast<size_t>(a) * B + b) * G + c;
+  };
+  std::vector<int64_t> x_off(static_cast<size_t>(P) * G, 0);
+  std::vector<int64_t> s_off(static_cast<size_t>(P) * G, 0);
+  int64_t x_rows = 0;
+  int64_t s_rows = 0;
   if (leader) {
-    for (int g = 0; g < G; ++g) recv_g[g] = sent_by(rank_of(n_r, g));
-  }
-  if (!leader) traffic_.record_send(true, send_g[0] * bytes);
-  // leader: [src local g'][dst rank d]; others: [0, ...]
-  const at::Tensor gathered = exchange_rows(*intra_, input, send_g, recv_g, options_.timeout);
-
-  at::Tensor scattered_in;  // leader: [dst local g][src node n'][src local g']
-  std::vector<int64_t> send_s(G, 0);
-  if (leader) {
-    // Reorder [src local g'][dst rank (n,g)] -> [dst node n][dst local g][src local g'].
-    std::vector<int64_t> sizes;  // blocks in gathered order, index g' * P + d
-    for (int gs = 0; gs < G; ++gs) {
-      for (int d = 0; d < P; ++d) sizes.push_back(cnt(rank_of(n_r, gs), d));
-    }
-    const std::vector<int64_t> off = exclusive_prefix_sum(sizes);
-    std::vector<RowBlock> blocks;
-    std::vector<int64_t> send_x(N, 0);
-    std::vector<int64_t> recv_x(N, 0);
     for (int n = 0; n < N; ++n) {
       for (int g = 0; g < G; ++g) {
-        for (int gs = 0; gs < G; ++gs) {
-          const size_t i = static_cast<size_t>(gs) * P + rank_of(n, g);
-          blocks.push_back({off[i], sizes[i]});
-          send_x[n] += sizes[i];
-          recv_x[n] += cnt(rank_of(n, gs), rank_of(n_r, g));
+        for (int gs = 1; gs < G && n != n_r; ++gs) {
+          x_off[idx(n, g, gs, G)] = x_rows;
+          x_rows += cnt(rank_of(n_r, gs), rank_of(n, g));
         }
       }
-      if (n != n_r) traffic_.record_send(false, send_x[n] * bytes);
     }
-    const at::Tensor by_dst = gather_row_blocks(gathered, blocks);
-    // [src node n'][dst local g][src local g'], blocks cnt[(n',g')][(n_r,g)]
-    const at::Tensor exchanged = exchange_rows(*inter_, by_dst, send_x, recv_x, options_.timeout);
-    // Reorder -> [dst local g][src node n'][src local g'].
-    std::vector<int64_t> sizes_x;  // index (n' * G + g) * G + g'
-    for (int n = 0; n < N; ++n) {
-      for (int g = 0; g < G; ++g) {
-        for (int gs = 0; gs < G; ++gs) sizes_x.push_back(cnt(rank_of(n, gs), rank_of(n_r, g)));
-      }
-    }
-    const std::vector<int64_t> off_x = exclusive_prefix_sum(sizes_x);
-    blocks.clear();
-    for (int g = 0; g < G; ++g) {
+    for (int g = 1; g < G; ++g) {
       for (int n = 0; n < N; ++n) {
         for (int gs = 0; gs < G; ++gs) {
-          const size_t i = (static_cast<size_t>(n) * G + g) * G + gs;
-          blocks.push_back({off_x[i], sizes_x[i]});
-          send_s[g] += sizes_x[i];
+          if (n == n_r && gs == 0) continue;
+          s_off[idx(g, n, gs, N)] = s_rows;
+          s_rows += cnt(rank_of(n, gs), rank_of(n_r, g));
         }
       }
-      if (g != 0) traffic_.record_send(true, send_s[g] * bytes);
     }
-    scattered_in = gather_row_blocks(exchanged, blocks);
+  }
+  sizes[0] = x_rows;
+  at::Tensor x = x_buffer_.get(sizes, in.options());  // [x_rows, ...]
+  sizes[0] = s_rows;
+  at::Tensor sc = s_buffer_.get(sizes, in.options());  // [s_rows, ...]
+
+  // Gather: every other local rank sends the leader its rows, one block per destination rank;
+  // the leader puts each where it leaves from (X, S) or ends (its own output).
+  std::vector<BlockTransfer> sends;
+  std::vector<BlockTransfer> recvs;
+  if (!leader) {
+    for (int d = 0; d < P; ++d) sends.push_back({0, 0, in_off[d], cnt(me, d)});
+    traffic_.record_send(true, layout.total_send_rows() * bytes);
   } else {
-    std::vector<int64_t> sizes = input.sizes().vec();
-    sizes[0] = 0;
-    scattered_in = at::empty(sizes, input.options());  // [0, ...]
+    for (int gs = 1; gs < G; ++gs) {
+      const int s = rank_of(n_r, gs);
+      for (int d = 0; d < P; ++d) {
+        const int n = d / G;
+        const int g = d % G;
+        if (d == me) {
+          recvs.push_back({gs, 0, out_off[s], cnt(s, d)});
+        } else if (n == n_r) {
+          recvs.push_back({gs, 2, s_off[idx(g, n_r, gs, N)], cnt(s, d)});
+        } else {
+          recvs.push_back({gs, 1, x_off[idx(n, g, gs, G)], cnt(s, d)});
+        }
+      }
+    }
+    sends.push_back({0, 0, in_off[me], cnt(me, me)});  // the leader's rows for itself
+    recvs.insert(recvs.begin(), BlockTransfer{0, 0, out_off[me], cnt(me, me)});
+  }
+  // in: [total_send, ...]; outs: output, X, S (the leader's)
+  intra_->exchange_blocks({out, x, sc}, {in}, recvs, sends, {options_.timeout})->wait();
+
+  if (leader) {
+    // Exchange among the leaders: to node n, [dst local g][src local g'] blocks (the leader's
+    // own from the input, the others from X); from node n', the same order: the blocks for
+    // the leader itself into its output, the others into S.
+    sends.clear();
+    recvs.clear();
+    for (int n = 0; n < N; ++n) {
+      if (n == n_r) continue;
+      int64_t sent = 0;
+      for (int g = 0; g < G; ++g) {
+        for (int gs = 0; gs < G; ++gs) {
+          const int64_t rows = cnt(rank_of(n_r, gs), rank_of(n, g));
+          sends.push_back(gs == 0 ? BlockTransfer{n, 0, in_off[rank_of(n, g)], rows}
+                                  : BlockTransfer{n, 1, x_off[idx(n, g, gs, G)], rows});
+          sent += rows;
+          const int s = rank_of(n, gs);
+          const int64_t in_rows = cnt(s, rank_of(n_r, g));
+          recvs.push_back(g == 0 ? BlockTransfer{n, 0, out_off[s], in_rows}
+                                 : BlockTransfer{n, 1, s_off[idx(g, n, gs, N)], in_rows});
+        }
+      }
+      traffic_.record_send(false, sent * bytes);
+    }
+    // ins: input, X; outs: output, S
+    inter_->exchange_blocks({out, sc}, {in, x}, recvs, sends, {options_.timeout})->wait();
   }
   ++traffic_.exchanges;
 
-  // Scatter: the leader sends local g its rows; everyone receives only from the leader.
-  std::vector<int64_t> recv_s(G, 0);
-  recv_s[0] = layout.total_recv_rows();
-  // [total_recv, ...] grouped by source rank
-  at::Tensor out = exchange_rows(*intra_, scattered_in, send_s, recv_s, options_.timeout);
-  return out.is_same(input) ? out.clone() : out;
+  // Scatter: the leader sends local g its rows in source-rank order (its own from the input,
+  // the rest from S); every other rank receives them into its output.
+  sends.clear();
+  recvs.clear();
+  if (!leader) {
+    for (int s = 0; s < P; ++s) recvs.push_back({0, 0, out_off[s], cnt(s, me)});
+  } else {
+    for (int g = 1; g < G; ++g) {
+      int64_t sent = 0;
+      for (int n = 0; n < N; ++n) {
+        for (int gs = 0; gs < G; ++gs) {
+          const int64_t rows = cnt(rank_of(n, gs), rank_of(n_r, g));
+          sends.push_back(n == n_r && gs == 0 ? BlockTransfer{g, 0, in_off[rank_of(n_r, g)], rows}
+                                              : BlockTransfer{g, 1, s_off[idx(g, n, gs, N)], rows});
+          sent += rows;
+        }
+      }
+      traffic_.record_send(true, sent * bytes);
+    }
+  }
+  // ins: input, S; out: [total_recv, ...] grouped by source rank
+  intra_->exchange_blocks({out}, {in, sc}, recvs, sends, {options_.timeout})->wait();
+  return out;
 }
 
 }  // namespace switchyard::comm

@@ -4,15 +4,18 @@
 // N leaders, scatter back (ColossalAI HierarchicalAllToAll, ALGORITHMS.md §8.3), with variable
 // counts. EP rank r = n*G + l; cnt = the layout's count matrix. On the leader of node n_r:
 //
-//   gather    intra-node all-to-all where every local rank g' sends all its rows to the leader
-//             -> [src local g'][dst rank d]               blocks cnt[(n_r,g')][d]
-//   reorder   [dst node n][dst local g][src local g']
-//   exchange  inter-node all-to-all among leaders: to node n sum_{g,g'} cnt[(n_r,g')][(n,g)]
-//             -> [src node n'][dst local g][src local g'] blocks cnt[(n',g')][(n_r,g)]
-//   reorder   [dst local g][src node n'][src local g']
-//   scatter   intra-node all-to-all: leader sends local g its [src node][src local] rows
-//             -> on rank (n_r, g): grouped by source rank, as flat
+//   gather    intra-node block exchange: every other local rank g' sends the leader one
+//             block per destination rank d, cnt[(n_r,g')][d]; the leader receives each into
+//             its output (d = leader), S (d on this node) or X (d on another node)
+//   exchange  block exchange among the N leaders: to node n, [dst local g][src local g']
+//             blocks cnt[(n_r,g')][(n,g)] (the leader's own from its input, the rest from X);
+//             from n', the same order: g == 0 into the output, the rest into S
+//   scatter   intra-node block exchange: the leader sends local g its rows in source-rank
+//             order (its own from the input, the rest from S); rank (n_r, g) receives them into
+//             its output, grouped by source rank, as flat
 //
+//   X = [dst node n != n_r][dst local g][src local g' != 0],
+//   S = [dst local g != 0][src node n'][src local g'] without the leader's own rows.
 // Inter-node messages per node: N-1 (flat: G^2(N-1)), each G^2 times larger, all through one
 // rank; intra-node traffic: 2(G-1) full buffers. Pays off only for tiny messages across many
 // nodes. Same requirements as HierarchicalAllToAll.
@@ -22,6 +25,7 @@
 
 #include "comm/a2a/two_level_all_to_all.h"
 #include "comm/communicator.h"
+#include "comm/reusable_buffer.h"
 
 namespace switchyard::comm {
 
@@ -35,6 +39,11 @@ class LeaderAllToAll : public TwoLevelAllToAll {
 
   std::string_view name() const override { return "leader"; }
   at::Tensor exchange(const at::Tensor& input, const AllToAllLayout& layout) override;
+
+ private:
+  ReusableBuffer x_buffer_;  // the leader's rows for other nodes
+  ReusableBuffer s_buffer_;  // the leader's rows for this node's other ranks
+  ReusableBuffer output_;
 };
 
 }  // namespace switchyard::comm

@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "comm/block_transfers.h"
 #include "comm/comm_error.h"
 #include "comm/mpi/mpi_checks.h"
 
@@ -344,27 +345,70 @@ class OpBuilder {
   std::chrono::milliseconds timeout_;
 };
 
-// Row counts and displacements of the point-to-point all-to-all (kept with the Work).
-struct AllToAllvArgs {
-  std::vector<int> send_counts, send_displs, recv_counts, recv_displs;
-};
-
-void fill_counts(const std::vector<int64_t>& rows,
-                 std::vector<int>* counts,
-                 std::vector<int>* displs,
-                 const char* what,
-                 const CommErrorContext& ctx) {
-  counts->resize(rows.size());
-  displs->resize(rows.size());
-  int64_t offset = 0;
-  for (size_t p = 0; p < rows.size(); ++p) {
-    if (rows[p] < 0) {
-      throw CommError(ctx, std::string(what) + "[" + std::to_string(p) + "] is negative");
-    }
-    (*counts)[p] = checked_int(rows[p], what, ctx);
-    (*displs)[p] = checked_int(offset, "row displacement", ctx);
-    offset += rows[p];
-  }
+// Posts the receives and sends of a block exchange (checked by check_block_exchange) and copies
+// the self blocks. Point-to-point, like grouped ncclSend/ncclRecv: one message per non-empty
+// block, receives first, each side in peer-distance order (block_transfers.h). Matching relies
+// on MPI's non-overtaking order: every rank issues its exchanges on a communicator in the same
+// order, and blocks to one peer are posted in their list order.
+std::shared_ptr<Work> start_block_exchange(OpBuilder& op,
+                                           const std::shared_ptr<State>& state,
+                                           const std::vector<at::Tensor>& outs,
+                                           const std::vector<at::Tensor>& ins,
+                                           const std::vector<BlockTransfer>& recvs,
+                                           const std::vector<BlockTransfer>& sends) {
+  const CommErrorContext& ctx = op.context();
+  const int me = state->rank;
+  const int64_t row_bytes = check_block_exchange(outs, ins, recvs, sends, me, state->size, ctx);
+  const at::Tensor& first = ins.empty() ? outs.front() : ins.front();
+  const MPI_Datatype elem = element_type(*state, first.scalar_type(), ctx);
+  // One MPI element = one row, so counts are in rows.
+  int64_t row_count = 1;  // elements per row: product of the trailing dims
+  for (int64_t d = 1; d < first.dim(); ++d) row_count *= first.size(d);
+  MPI_Datatype row_type = MPI_DATATYPE_NULL;
+  SY_MPI_CHECK(
+      MPI_Type_contiguous(checked_int(row_count, "row size (elements)", ctx), elem, &row_type),
+      ctx);
+  SY_MPI_CHECK(MPI_Type_commit(&row_type), ctx);
+  const std::vector<BlockTransfer> remote_recvs =
+      remote_in_post_order(recvs, me, state->size, true);
+  const std::vector<BlockTransfer> remote_sends =
+      remote_in_post_order(sends, me, state->size, false);
+  for (const BlockTransfer& b : remote_recvs) checked_int(b.rows, "block rows", ctx);
+  for (const BlockTransfer& b : remote_sends) checked_int(b.rows, "block rows", ctx);
+  std::vector<at::Tensor> keep = ins;
+  keep.insert(keep.end(), outs.begin(), outs.end());
+  MPI_Comm comm = state->comm;
+  auto work = op.start_requests(
+      std::move(keep), nullptr, "MPI_Irecv/MPI_Isend", [&](std::vector<MPI_Request>& requests) {
+        for (const BlockTransfer& b : remote_recvs) {
+          requests.push_back(MPI_REQUEST_NULL);
+          auto* dst = static_cast<char*>(outs[b.buffer].data_ptr()) + b.offset * row_bytes;
+          const int rc = MPI_Irecv(dst, static_cast<int>(b.rows), row_type, b.peer, kAllToAllTag,
+                                   comm, &requests.back());
+          if (rc != MPI_SUCCESS) return rc;
+        }
+        for (const BlockTransfer& b : remote_sends) {
+          requests.push_back(MPI_REQUEST_NULL);
+          const auto* src =
+              static_cast<const char*>(ins[b.buffer].data_ptr()) + b.offset * row_bytes;
+          const int rc = MPI_Isend(src, static_cast<int>(b.rows), row_type, b.peer, kAllToAllTag,
+                                   comm, &requests.back());
+          if (rc != MPI_SUCCESS) return rc;
+        }
+        const std::vector<BlockTransfer> self_send = self_blocks(sends, me);
+        const std::vector<BlockTransfer> self_recv = self_blocks(recvs, me);
+        for (size_t i = 0; i < self_send.size(); ++i) {
+          std::memcpy(static_cast<char*>(outs[self_recv[i].buffer].data_ptr()) +
+                          self_recv[i].offset * row_bytes,
+                      static_cast<const char*>(ins[self_send[i].buffer].data_ptr()) +
+                          self_send[i].offset * row_bytes,
+                      static_cast<size_t>(self_send[i].rows * row_bytes));
+        }
+        return MPI_SUCCESS;
+      });
+  // Freeing a datatype in use by pending operations is allowed: it is released afterwards.
+  SY_MPI_CHECK(MPI_Type_free(&row_type), ctx);
+  return work;
 }
 
 }  // namespace
@@ -442,15 +486,10 @@ std::shared_ptr<Work> MpiCommunicator::all_to_all(at::Tensor& out,
                              std::to_string(recv_counts.size()) + " entries, expected " +
                              std::to_string(state_->size));
   }
-  auto args = std::make_shared<AllToAllvArgs>();
-  fill_counts(send_counts, &args->send_counts, &args->send_displs, "send_counts", ctx);
-  fill_counts(recv_counts, &args->recv_counts, &args->recv_displs, "recv_counts", ctx);
-  int64_t total_send = 0;
-  int64_t total_recv = 0;
-  for (int p = 0; p < state_->size; ++p) {
-    total_send += send_counts[p];
-    total_recv += recv_counts[p];
-  }
+  const std::vector<BlockTransfer> sends = blocks_of_counts(send_counts, "send_counts", ctx);
+  const std::vector<BlockTransfer> recvs = blocks_of_counts(recv_counts, "recv_counts", ctx);
+  const int64_t total_send = sends.back().offset + sends.back().rows;
+  const int64_t total_recv = recvs.back().offset + recvs.back().rows;
   if (in.size(0) != total_send || out.size(0) != total_recv) {
     throw CommError(ctx, "input/output rows " + std::to_string(in.size(0)) + "/" +
                              std::to_string(out.size(0)) + " != sum of send/recv counts " +
@@ -460,57 +499,23 @@ std::shared_ptr<Work> MpiCommunicator::all_to_all(at::Tensor& out,
     throw CommError(ctx, "input and output trailing dims differ: " + c10::str(in.sizes()) + " vs " +
                              c10::str(out.sizes()));
   }
-  const MPI_Datatype elem = element_type(*state_, in.scalar_type(), ctx);
-  // One MPI element = one row, so counts and displacements are in rows.
-  MPI_Datatype row_type = MPI_DATATYPE_NULL;
-  int64_t row_count = 1;  // elements per row: product of the trailing dims
-  for (int64_t d = 1; d < in.dim(); ++d) row_count *= in.size(d);
-  const int row_int = checked_int(row_count, "row size (elements)", ctx);
-  SY_MPI_CHECK(MPI_Type_contiguous(row_int, elem, &row_type), ctx);
-  SY_MPI_CHECK(MPI_Type_commit(&row_type), ctx);
   const int me = state_->rank;
-  const int P = state_->size;
   if (send_counts[me] != recv_counts[me]) {
     throw CommError(ctx, "sends " + std::to_string(send_counts[me]) +
                              " rows to itself but expects " + std::to_string(recv_counts[me]));
   }
-  const int64_t row_bytes = row_count * static_cast<int64_t>(in.element_size());
-  const auto* send = static_cast<const char*>(in.data_ptr());
-  auto* recv = static_cast<char*>(out.data_ptr());
-  MPI_Comm comm = state_->comm;
-  // Point-to-point (like grouped ncclSend/ncclRecv): receives first, then sends in rotated order
-  // starting at the next rank; empty peers skipped; the self block is a memcpy. Matching relies on
-  // MPI's non-overtaking order: every rank issues its all-to-alls in the same order.
-  auto work = op.start_requests(
-      {in, out}, args, "MPI_Irecv/MPI_Isend", [&](std::vector<MPI_Request>& requests) {
-        for (int k = 1; k < P; ++k) {
-          const int p = (me + P - k) % P;
-          if (args->recv_counts[p] == 0) continue;
-          requests.push_back(MPI_REQUEST_NULL);
-          const int rc =
-              MPI_Irecv(recv + int64_t{args->recv_displs[p]} * row_bytes, args->recv_counts[p],
-                        row_type, p, kAllToAllTag, comm, &requests.back());
-          if (rc != MPI_SUCCESS) return rc;
-        }
-        for (int k = 1; k < P; ++k) {
-          const int p = (me + k) % P;
-          if (args->send_counts[p] == 0) continue;
-          requests.push_back(MPI_REQUEST_NULL);
-          const int rc =
-              MPI_Isend(send + int64_t{args->send_displs[p]} * row_bytes, args->send_counts[p],
-                        row_type, p, kAllToAllTag, comm, &requests.back());
-          if (rc != MPI_SUCCESS) return rc;
-        }
-        if (send_counts[me] > 0) {
-          std::memcpy(recv + int64_t{args->recv_displs[me]} * row_bytes,
-                      send + int64_t{args->send_displs[me]} * row_bytes,
-                      static_cast<size_t>(send_counts[me] * row_bytes));
-        }
-        return MPI_SUCCESS;
-      });
-  // Freeing a datatype in use by pending operations is allowed: it is released afterwards.
-  SY_MPI_CHECK(MPI_Type_free(&row_type), ctx);
-  return work;
+  return start_block_exchange(op, state_, {out}, {in}, recvs, sends);
+}
+
+std::shared_ptr<Work> MpiCommunicator::exchange_blocks(const std::vector<at::Tensor>& outs,
+                                                       const std::vector<at::Tensor>& ins,
+                                                       const std::vector<BlockTransfer>& recvs,
+                                                       const std::vector<BlockTransfer>& sends,
+                                                       const AllToAllOptions& options) {
+  OpBuilder op(state_, "exchange_blocks", options.timeout);
+  for (const at::Tensor& t : ins) check_tensor(t, "exchange_blocks input", op.context());
+  for (const at::Tensor& t : outs) check_tensor(t, "exchange_blocks output", op.context());
+  return start_block_exchange(op, state_, outs, ins, recvs, sends);
 }
 
 std::shared_ptr<Work> MpiCommunicator::broadcast(at::Tensor& tensor,

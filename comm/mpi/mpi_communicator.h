@@ -66,6 +66,11 @@ class MpiCommunicator : public Communicator {
                                    const std::vector<int64_t>& recv_counts,
                                    const std::vector<int64_t>& send_counts,
                                    const AllToAllOptions& options = {}) override;
+  std::shared_ptr<Work> exchange_blocks(const std::vector<at::Tensor>& outs,
+                                        const std::vector<at::Tensor>& ins,
+                                        const std::vector<BlockTransfer>& recvs,
+                                        const std::vector<BlockTransfer>& sends,
+                                        const AllToAllOptions& options = {}) override;
   std::shared_ptr<Work> broadcast(at::Tensor& tensor,
                                   int root,
                                   const BroadcastOptions& options = {}) override;

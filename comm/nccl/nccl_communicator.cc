@@ -1,9 +1,11 @@
 #include "comm/nccl/nccl_communicator.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <thread>
 #include <utility>
 
+#include "comm/block_transfers.h"
 #include "comm/comm_error.h"
 #include "comm/mpi/mpi_checks.h"
 #include "comm/nccl/nccl_checks.h"
@@ -345,34 +347,74 @@ std::shared_ptr<Work> NcclCommunicator::all_to_all(at::Tensor& out,
       in.sizes().slice(1) != out.sizes().slice(1)) {
     throw CommError(ctx, "input and output need a row dim, equal dtypes and trailing dims");
   }
-  const ncclDataType_t type = nccl_type(in.scalar_type(), ctx);
-  int64_t row_elems = 1;  // product of the trailing dims
-  for (int64_t d = 1; d < in.dim(); ++d) row_elems *= in.size(d);
-  const int64_t elem = static_cast<int64_t>(in.element_size());
-  auto* send = static_cast<const char*>(in.data_ptr());
-  auto* recv = static_cast<char*>(out.data_ptr());
-  return issue(state_, ctx, options.timeout, {in, out}, [&] {
-    // Grouped point-to-point: [sum(send), ...] by destination -> [sum(recv), ...] by source.
-    SY_NCCL_CHECK(ncclGroupStart(), ctx);
-    int64_t send_off = 0;
-    int64_t recv_off = 0;
-    for (int p = 0; p < P; ++p) {
-      if (send_counts[p] > 0) {
-        SY_NCCL_CHECK(ncclSend(send + send_off * row_elems * elem,
-                               static_cast<size_t>(send_counts[p] * row_elems), type, p,
-                               state_->comm, state_->stream),
-                      ctx);
-      }
-      if (recv_counts[p] > 0) {
-        SY_NCCL_CHECK(ncclRecv(recv + recv_off * row_elems * elem,
-                               static_cast<size_t>(recv_counts[p] * row_elems), type, p,
-                               state_->comm, state_->stream),
-                      ctx);
-      }
-      send_off += send_counts[p];
-      recv_off += recv_counts[p];
+  return issue_blocks(ctx, options.timeout, {out}, {in},
+                      blocks_of_counts(recv_counts, "recv_counts", ctx),
+                      blocks_of_counts(send_counts, "send_counts", ctx));
+}
+
+std::shared_ptr<Work> NcclCommunicator::exchange_blocks(const std::vector<at::Tensor>& outs,
+                                                        const std::vector<at::Tensor>& ins,
+                                                        const std::vector<BlockTransfer>& recvs,
+                                                        const std::vector<BlockTransfer>& sends,
+                                                        const AllToAllOptions& options) {
+  const CommErrorContext ctx = state_->context("exchange_blocks", state_->next_seq++);
+  for (const at::Tensor& t : ins) check_device_tensor(t, "exchange_blocks input", ctx);
+  for (const at::Tensor& t : outs) check_device_tensor(t, "exchange_blocks output", ctx);
+  return issue_blocks(ctx, options.timeout, outs, ins, recvs, sends);
+}
+
+std::shared_ptr<Work> NcclCommunicator::issue_blocks(const CommErrorContext& ctx,
+                                                     std::chrono::milliseconds timeout,
+                                                     const std::vector<at::Tensor>& outs,
+                                                     const std::vector<at::Tensor>& ins,
+                                                     const std::vector<BlockTransfer>& recvs,
+                                                     const std::vector<BlockTransfer>& sends) {
+  const int P = state_->size;
+  const int64_t row_bytes = check_block_exchange(outs, ins, recvs, sends, state_->rank, P, ctx);
+  const at::Tensor& first = ins.empty() ? outs.front() : ins.front();
+  const ncclDataType_t type = nccl_type(first.scalar_type(), ctx);
+  const int64_t row_elems = row_bytes / static_cast<int64_t>(first.element_size());
+  // Rounds: round k holds the k-th non-empty block to and from every peer (self included: NCCL
+  // copies those), so that each ncclGroup has at most one send and one receive per peer, the
+  // pattern of a grouped all-to-all. Both sides derive the same rounds from the same blocks.
+  std::vector<std::vector<BlockTransfer>> send_rounds;
+  std::vector<std::vector<BlockTransfer>> recv_rounds;
+  auto to_rounds = [P](const std::vector<BlockTransfer>& blocks,
+                       std::vector<std::vector<BlockTransfer>>* rounds) {
+    std::vector<size_t> seen(P, 0);
+    for (const BlockTransfer& b : blocks) {
+      if (b.rows == 0) continue;
+      const size_t k = seen[b.peer]++;
+      if (rounds->size() <= k) rounds->resize(k + 1);
+      (*rounds)[k].push_back(b);
     }
-    SY_NCCL_CHECK(ncclGroupEnd(), ctx);
+  };
+  to_rounds(sends, &send_rounds);
+  to_rounds(recvs, &recv_rounds);
+  std::vector<at::Tensor> keep = ins;
+  keep.insert(keep.end(), outs.begin(), outs.end());
+  return issue(state_, ctx, timeout, std::move(keep), [&] {
+    for (size_t k = 0; k < std::max(send_rounds.size(), recv_rounds.size()); ++k) {
+      SY_NCCL_CHECK(ncclGroupStart(), ctx);
+      if (k < send_rounds.size()) {
+        for (const BlockTransfer& b : send_rounds[k]) {
+          const auto* src =
+              static_cast<const char*>(ins[b.buffer].data_ptr()) + b.offset * row_bytes;
+          SY_NCCL_CHECK(ncclSend(src, static_cast<size_t>(b.rows * row_elems), type, b.peer,
+                                 state_->comm, state_->stream),
+                        ctx);
+        }
+      }
+      if (k < recv_rounds.size()) {
+        for (const BlockTransfer& b : recv_rounds[k]) {
+          auto* dst = static_cast<char*>(outs[b.buffer].data_ptr()) + b.offset * row_bytes;
+          SY_NCCL_CHECK(ncclRecv(dst, static_cast<size_t>(b.rows * row_elems), type, b.peer,
+                                 state_->comm, state_->stream),
+                        ctx);
+        }
+      }
+      SY_NCCL_CHECK(ncclGroupEnd(), ctx);
+    }
   });
 }
 

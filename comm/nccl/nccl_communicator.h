@@ -27,6 +27,7 @@
 #include <memory>
 #include <string>
 
+#include "comm/comm_error.h"
 #include "comm/communicator.h"
 
 namespace switchyard::comm {
@@ -67,6 +68,11 @@ class NcclCommunicator : public Communicator {
                                    const std::vector<int64_t>& recv_counts,
                                    const std::vector<int64_t>& send_counts,
                                    const AllToAllOptions& options = {}) override;
+  std::shared_ptr<Work> exchange_blocks(const std::vector<at::Tensor>& outs,
+                                        const std::vector<at::Tensor>& ins,
+                                        const std::vector<BlockTransfer>& recvs,
+                                        const std::vector<BlockTransfer>& sends,
+                                        const AllToAllOptions& options = {}) override;
   std::shared_ptr<Work> broadcast(at::Tensor& tensor,
                                   int root,
                                   const BroadcastOptions& options = {}) override;
@@ -80,6 +86,13 @@ class NcclCommunicator : public Communicator {
 
  private:
   explicit NcclCommunicator(std::shared_ptr<State> state);
+  // The grouped send/receive rounds of exchange_blocks and all_to_all (checked here).
+  std::shared_ptr<Work> issue_blocks(const CommErrorContext& ctx,
+                                     std::chrono::milliseconds timeout,
+                                     const std::vector<at::Tensor>& outs,
+                                     const std::vector<at::Tensor>& ins,
+                                     const std::vector<BlockTransfer>& recvs,
+                                     const std::vector<BlockTransfer>& sends);
   std::shared_ptr<State> state_;
 };
 

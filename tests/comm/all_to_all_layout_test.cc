@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "comm/a2a/row_blocks.h"
+#include "comm/block_transfers.h"
 #include "comm/comm_error.h"
 #include "comm/reusable_buffer.h"
 #include "comm/topology.h"
@@ -76,11 +77,52 @@ TEST(TrafficCounters, RecordsOnlyNonEmptyTransfers) {
   EXPECT_EQ((d - c), c);
 }
 
-TEST(RowBlocks, GatherInGivenOrder) {
-  const at::Tensor src = at::arange(12, at::kFloat).view({6, 2});  // [6, 2]
-  const at::Tensor out = gather_row_blocks(src, {{4, 2}, {0, 0}, {1, 2}});
-  EXPECT_TRUE(at::equal(out, at::cat({src.narrow(0, 4, 2), src.narrow(0, 1, 2)})));
+TEST(RowBlocks, PrefixSums) {
   EXPECT_EQ(exclusive_prefix_sum({2, 0, 3}), (std::vector<int64_t>{0, 2, 2}));
+  EXPECT_TRUE(exclusive_prefix_sum({}).empty());
+}
+
+// exchange_blocks' shared checks and posting order (comm/block_transfers.h).
+TEST(BlockTransfers, ChecksAndOrder) {
+  const CommErrorContext ctx{"mpi", "exchange_blocks", "expert", 1, 4, 0};
+  const at::Tensor in = at::zeros({6, 2}, at::kFloat);   // [6, 2]
+  const at::Tensor out = at::zeros({5, 2}, at::kFloat);  // [5, 2]
+  // Valid: row bytes = 2 floats.
+  EXPECT_EQ(check_block_exchange({out}, {in}, {{1, 0, 0, 2}}, {{1, 0, 4, 2}}, 1, 4, ctx), 8);
+  auto reason = [&](const std::vector<at::Tensor>& outs, const std::vector<at::Tensor>& ins,
+                    const std::vector<BlockTransfer>& recvs,
+                    const std::vector<BlockTransfer>& sends) -> std::string {
+    try {
+      check_block_exchange(outs, ins, recvs, sends, 1, 4, ctx);
+    } catch (const CommError& e) {
+      return e.reason();
+    }
+    return "accepted";
+  };
+  EXPECT_EQ(reason({out}, {in}, {}, {{4, 0, 0, 1}}), "sends[0].peer = 4 is not a rank of 4");
+  EXPECT_EQ(reason({out}, {in}, {}, {{0, 1, 0, 1}}), "sends[0].buffer = 1 with 1 buffers");
+  EXPECT_EQ(reason({out}, {in}, {{0, 0, 4, 2}}, {}),
+            "recvs[0] rows [4, +2) outside the buffer's 5 rows");
+  EXPECT_EQ(reason({out}, {in}, {{1, 0, 0, 1}}, {{1, 0, 0, 2}}),
+            "the blocks this rank sends to itself and receives differ");
+  EXPECT_EQ(reason({out.to(at::kDouble)}, {in}, {}, {}).rfind("buffers of different dtypes", 0),
+            0u);
+  EXPECT_EQ(reason({at::zeros({5, 3})}, {in}, {}, {}).rfind("buffers' trailing dims differ", 0),
+            0u);
+  // Posting order: sends to the next rank first, receives from the previous rank first; per-peer
+  // order kept; empty and self blocks left out.
+  const std::vector<BlockTransfer> blocks = {{0, 0, 0, 1}, {3, 0, 1, 1}, {2, 0, 2, 1},
+                                             {1, 0, 3, 1}, {2, 0, 4, 0}, {2, 0, 5, 1}};
+  auto offsets = [](const std::vector<BlockTransfer>& b) {
+    std::vector<int64_t> o;
+    for (const BlockTransfer& t : b) o.push_back(t.offset);
+    return o;
+  };
+  EXPECT_EQ(offsets(remote_in_post_order(blocks, 1, 4, false)),
+            (std::vector<int64_t>{2, 5, 1, 0}));  // peers 2, 2, 3, 0
+  EXPECT_EQ(offsets(remote_in_post_order(blocks, 1, 4, true)),
+            (std::vector<int64_t>{0, 1, 2, 5}));  // peers 0, 3, 2, 2
+  EXPECT_EQ(offsets(self_blocks(blocks, 1)), (std::vector<int64_t>{3}));
 }
 
 TEST(CommError, MessageNamesEverything) {

@@ -58,6 +58,17 @@ class CountingCommunicator : public comm::Communicator {
     ++counts_->all_to_all_dtypes[std::string(c10::toString(in.scalar_type()))];
     return inner_->all_to_all(out, in, recv_counts, send_counts, options);
   }
+  // Counted as the payload all-to-all: the two-level exchanges are made of these.
+  std::shared_ptr<comm::Work> exchange_blocks(const std::vector<at::Tensor>& outs,
+                                              const std::vector<at::Tensor>& ins,
+                                              const std::vector<comm::BlockTransfer>& recvs,
+                                              const std::vector<comm::BlockTransfer>& sends,
+                                              const comm::AllToAllOptions& options) override {
+    ++counts_->calls["all_to_all"];
+    const at::Tensor& t = ins.empty() ? outs.front() : ins.front();
+    ++counts_->all_to_all_dtypes[std::string(c10::toString(t.scalar_type()))];
+    return inner_->exchange_blocks(outs, ins, recvs, sends, options);
+  }
   std::shared_ptr<comm::Work> broadcast(at::Tensor& tensor,
                                         int root,
                                         const comm::BroadcastOptions& options) override {
