@@ -126,7 +126,9 @@ void run_case(const Case& c, const Shape& setup) {
   const LayerRun plain = distributed(false);
 
   AuxLossCollector ref_aux;
-  MoELayer ref = build_moe_layer(options, MoEParallel{}, &ref_aux);
+  MoEBuildOptions ref_options = options;
+  ref_options.layer.capacity.rectify.expert_parallel_size = setup.ep;  // the EP ranks' layout
+  MoELayer ref = build_moe_layer(ref_options, MoEParallel{}, &ref_aux);
   const at::Tensor x_ref = x.clone().requires_grad_();
   MoEForwardArgs ref_args;
   ref_args.step = 5;
