@@ -294,6 +294,57 @@ TEST(NodeDedupDispatch, MessagesAndBytesEqualHandComputedValues) {
   EXPECT_EQ(bytes.item<int64_t>(), 16 * 64);
 }
 
+// BF16 payloads: the rows and their float32 metadata take two exchanges per phase (twice the
+// messages of float32), and the result matches the single-process one to BF16 precision.
+TEST(NodeDedupDispatch, Bfloat16PayloadTravelsBesideFloat32Metadata) {
+  if (switchyard::testing::world_size() != 4) GTEST_SKIP() << "needs 4 ranks";
+  Env env = make_env(2);
+  const int rank = env.world->rank();
+  const Routing r = four_rank_routing();
+  int64_t offset = 0;
+  for (int p = 0; p < rank; ++p) offset += r.rows[static_cast<size_t>(p)];
+  const int64_t rows = r.rows[static_cast<size_t>(rank)];
+  // "Experts": row * (1 + local expert); the same on the reference's rows.
+  auto experts = [](const at::Tensor& t, const std::vector<int64_t>& per_expert) {
+    std::vector<at::Tensor> parts;
+    int64_t at_row = 0;
+    for (size_t e = 0; e < per_expert.size(); ++e) {
+      parts.push_back(t.narrow(0, at_row, per_expert[e]) * static_cast<double>(1 + e % 2));
+      at_row += per_expert[e];
+    }
+    return at::cat(parts, 0);
+  };
+  auto run_bf16 = [&](TokenDispatcher& d, int64_t first, int64_t count) {
+    at::Tensor x = make_tokens(12, kHidden, 17)
+                       .narrow(0, first, count)
+                       .to(at::kBFloat16)
+                       .clone()
+                       .requires_grad_();
+    RoutingResult routing;
+    routing.expert_ids = r.ids.narrow(0, first, count);
+    routing.probs = r.probs.narrow(0, first, count).clone().requires_grad_();
+    const DispatchPlan plan = make_dispatch_plan(routing, r.experts, {}, {}, {});
+    DispatchedTokens dt = d.dispatch(x, plan);
+    at::Tensor out = d.combine(experts(dt.tokens, dt.tokens_per_expert), dt.handle);
+    EXPECT_EQ(out.scalar_type(), at::kBFloat16);
+    out.to(at::kFloat).sum().backward();
+    return std::vector<at::Tensor>{out, x.grad(), routing.probs.grad()};
+  };
+  NodeDedupDispatcher dedup(env.groups.host_expert, env.phases.inter_node, env.phases.intra_node,
+                            r.experts);
+  env.phases.inter_node->reset_traffic();
+  std::vector<at::Tensor> got = run_bf16(dedup, offset, rows);
+  // Forward A and A', backward A' and A: 2 + 1 + 1 + 2 messages on ranks 0 and 2.
+  if (rank == 0 || rank == 2) EXPECT_EQ(env.phases.inter_node->traffic().inter_node_messages, 6);
+  LocalDispatcher local(r.experts);
+  std::vector<at::Tensor> ref = run_bf16(local, 0, 12);
+  if (rows > 0) {
+    EXPECT_LT(relative_error(got[0], ref[0].narrow(0, offset, rows)), 2e-2);
+    EXPECT_LT(relative_error(got[1], ref[1].narrow(0, offset, rows)), 2e-2);
+    EXPECT_LT(relative_error(got[2], ref[2].narrow(0, offset, rows)), 2e-2);
+  }
+}
+
 // The gold comparison fails when the fan-out or the node reduce is wrong.
 TEST(NodeDedupDispatch, GoldTestCatchesABrokenFanOutAndNodeReduce) {
   const int size = switchyard::testing::world_size();
