@@ -1,14 +1,15 @@
 // `switchyard bench moe-layer [--tokens T] [--hidden d] [--ffn F] [--experts E] [--top-k k]
 //                            [--capacity-factors 0,1.25] [--iters N] [--warmup N]
 //                            [--threads N] [--intra-op-threads N] [--ranks-per-node G]
-//                            [--hierarchical] [--json FILE]`
+//                            [--hierarchical [--dedup]] [--json FILE]`
 //
 // Forward + backward of one MoE layer (top-k softmax router, GELU experts, batched compute,
 // load-balancing loss) on T tokens per rank, for each capacity factor (0 = dropless), against the
 // dense-equivalent work measured in the same run: the two GEMM chains of the experts on T * k rows
 // ([T k, d] x [d, F] -> GELU -> [F, d], forward + backward). Ratio = MoE time / dense time.
 // Single process: local dispatcher. Under mpirun with W > 1 ranks: expert parallelism over all
-// ranks (E / W experts per rank, flat or hierarchical all-to-all); times are max over ranks.
+// ranks (E / W experts per rank, flat or hierarchical all-to-all, the latter optionally with node
+// deduplication, docs/dedup.md); times are max over ranks.
 // Iterations interleave MoE and dense runs; the median is reported.
 #include "launch/bench_moe_command.h"
 
@@ -55,6 +56,7 @@ struct MoeBenchArgs {
   int intra_op_threads = 1;
   int ranks_per_node = 0;
   bool hierarchical = false;
+  bool dedup = false;
   std::string json;
   bool help = false;
 };
@@ -111,6 +113,15 @@ int run(const MoeBenchArgs& a) {
           a.hierarchical ? comm::AllToAllAlgorithm::kHierarchical : comm::AllToAllAlgorithm::kFlat,
           groups);
       parallel.host_batch_group = groups.host_world;
+      if (a.hierarchical && a.dedup) {
+        const comm::NodePhaseAllToAlls phases = comm::make_node_phase_all_to_alls(groups);
+        if (phases.inter_node == nullptr) {
+          throw UsageError{"bench moe-layer",
+                           "--dedup needs >= 2 nodes of >= 2 ranks (see --ranks-per-node)"};
+        }
+        parallel.dedup_inter_node = phases.inter_node;
+        parallel.dedup_intra_node = phases.intra_node;
+      }
     }
     const int64_t rows = a.tokens * a.top_k;
     // The layer input requires grad, as inside a network (backward computes dX like the dense run).
@@ -186,7 +197,10 @@ int run(const MoeBenchArgs& a) {
       const double dense_s = median(dense_times);
       const double tokens_per_s = static_cast<double>(a.tokens * size) / moe_s;
       const std::string mode = cf > 0 ? "capacity " + std::to_string(cf).substr(0, 4) : "dropless";
-      const std::string a2a = size == 1 ? "local" : (a.hierarchical ? "hier" : "flat");
+      const std::string a2a = size == 1         ? "local"
+                              : !a.hierarchical ? "flat"
+                              : a.dedup         ? "hier+dedup"
+                                                : "hier";
       if (rank == 0) {
         std::printf("%-14s %12.2f %12.2f %12.3f %14.0f %8.3f %9s\n", mode.c_str(), moe_s * 1e3,
                     dense_s * 1e3, moe_s / dense_s, tokens_per_s, dropped, a2a.c_str());
@@ -230,11 +244,16 @@ int run_bench_moe_layer(const std::vector<std::string>& args) {
       "ranks-per-node", po::value(&parsed.ranks_per_node)->default_value(0),
       "emulate nodes of G consecutive ranks (0 = detect)")(
       "hierarchical", po::bool_switch(&parsed.hierarchical), "hierarchical all-to-all")(
+      "dedup", po::bool_switch(&parsed.dedup),
+      "with --hierarchical: node-deduplicated dispatch (docs/dedup.md)")(
       "json", po::value(&parsed.json), "also write the results to this JSON file");
   if (!parse_bench_args(
           args, options, parsed.help, "[mpirun -np N] switchyard bench moe-layer [options]",
           "Forward+backward of one MoE layer vs the dense GEMM chains of the same FLOPs.")) {
     return kExitOk;
+  }
+  if (parsed.dedup && !parsed.hierarchical) {
+    throw UsageError{"bench moe-layer", "--dedup needs --hierarchical"};
   }
   if (parsed.tokens < 1 || parsed.iters < 1 || parsed.warmup < 0 || parsed.top_k < 1 ||
       parsed.top_k > parsed.experts) {

@@ -63,15 +63,26 @@ Experiment build_experiment(const config::ExperimentConfig& c,
   const int ep_num_nodes = by_node ? (groups.expert_parallel_size > 1 ? groups.expert_num_nodes : 1)
                                    : groups.topology.num_nodes;
   std::shared_ptr<comm::AllToAll> all_to_all;
+  comm::NodePhaseAllToAlls dedup;  // node-deduplicated dispatch (docs/dedup.md); null = off
   if (m.moe_every_n_layers() > 0 && groups.expert_parallel_size > 1) {
     // SMILE's bi-level dispatch is the inter-node-first two-phase exchange (arXiv 2212.05191).
-    all_to_all = comm::make_all_to_all(router_kind == config::RouterConfig::SMILE
-                                           ? comm::AllToAllAlgorithm::kInterFirst
-                                           : comm::all_to_all_algorithm(c.comm()),
-                                       groups);
+    const comm::AllToAllAlgorithm algorithm = router_kind == config::RouterConfig::SMILE
+                                                  ? comm::AllToAllAlgorithm::kInterFirst
+                                                  : comm::all_to_all_algorithm(c.comm());
+    all_to_all = comm::make_all_to_all(algorithm, groups);
+    // comm.deduplicate_tokens applies to the hierarchical exchange over >= 2 nodes of >= 2 ranks.
+    if (c.comm().deduplicate_tokens() && algorithm == comm::AllToAllAlgorithm::kHierarchical) {
+      dedup = comm::make_node_phase_all_to_alls(groups);
+    }
+    if (groups.world->rank() == 0) {
+      spdlog::info("MoE token exchange: {}{}", comm::algorithm_name(algorithm),
+                   dedup.inter_node != nullptr ? " with node deduplication" : "");
+    }
   }
   e.moe = std::make_shared<models::MoEState>(groups.host_world, all_to_all,
                                              m.moe().router().aux_free_bias().enabled());
+  e.moe->add_traffic_source(dedup.inter_node);
+  e.moe->add_traffic_source(dedup.intra_node);
   // Dense parameters: the same initialization on every rank.
   at::manual_seed(c.train().seed());
   models::FeedForwardFactory factory = [&](int64_t layer) -> std::shared_ptr<models::FeedForward> {
@@ -86,6 +97,8 @@ Experiment build_experiment(const config::ExperimentConfig& c,
       parallel.host_expert_group = groups.host_expert;
       parallel.all_to_all = all_to_all;
       parallel.host_batch_group = groups.host_world;
+      parallel.dedup_inter_node = dedup.inter_node;
+      parallel.dedup_intra_node = dedup.intra_node;
     }
     models::MoELayer moe =
         models::build_moe_layer(options, parallel, e.moe->aux_losses(), extensions.routers);

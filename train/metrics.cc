@@ -61,7 +61,13 @@ nlohmann::json moe_report_json(const models::MoEStepReport& report) {
                           {"max_over_mean_load", l.max_over_mean_load},
                           {"load_cv", l.load_cv},
                           // Share of the dispatched rows whose expert is on another node.
-                          {"cross_node_fraction", l.cross_node_fraction}};
+                          {"cross_node_fraction", l.cross_node_fraction},
+                          // Inter-node rows and bytes of the forward dispatch over the world:
+                          // sent, and one row per kept cross-node assignment (no dedup).
+                          {"inter_node_rows", l.inter_node_rows},
+                          {"inter_node_rows_without_dedup", l.inter_node_rows_without_dedup},
+                          {"inter_node_bytes", l.inter_node_bytes},
+                          {"inter_node_bytes_without_dedup", l.inter_node_bytes_without_dedup}};
     for (const auto& [name, value] : l.router_metrics) out[name] = value;
     layers.push_back(out);
   }

@@ -1,6 +1,8 @@
 #include "comm/a2a/make_all_to_all.h"
 
+#include <numeric>
 #include <string>
+#include <vector>
 
 #include "comm/a2a/flat_all_to_all.h"
 #include "comm/a2a/hierarchical_all_to_all.h"
@@ -34,6 +36,24 @@ std::shared_ptr<AllToAll> make_all_to_all(AllToAllAlgorithm algorithm,
   }
   return std::make_shared<LeaderAllToAll>(groups.expert, groups.expert_intra_node,
                                           groups.expert_inter_node, options);
+}
+
+bool node_dedup_applies(const ProcessGroups& groups) {
+  return groups.expert_parallel_size > 1 && groups.expert_is_node_contiguous &&
+         groups.expert_num_nodes >= 2 && groups.expert_ranks_per_node >= 2;
+}
+
+NodePhaseAllToAlls make_node_phase_all_to_alls(const ProcessGroups& groups,
+                                               const AllToAllStrategyOptions& options) {
+  NodePhaseAllToAlls out;
+  if (!node_dedup_applies(groups)) return out;
+  // Node index of each member: inter-node members are one per node; intra-node all on one.
+  std::vector<int> inter_nodes(static_cast<size_t>(groups.expert_inter_node->size()));
+  std::iota(inter_nodes.begin(), inter_nodes.end(), 0);
+  const std::vector<int> intra_nodes(static_cast<size_t>(groups.expert_intra_node->size()), 0);
+  out.inter_node = std::make_shared<FlatAllToAll>(groups.expert_inter_node, inter_nodes, options);
+  out.intra_node = std::make_shared<FlatAllToAll>(groups.expert_intra_node, intra_nodes, options);
+  return out;
 }
 
 }  // namespace switchyard::comm

@@ -6,6 +6,7 @@
 #include "models/moe/all_to_all_dispatcher.h"
 #include "models/moe/batched_experts.h"
 #include "models/moe/local_dispatcher.h"
+#include "models/moe/node_dedup_dispatcher.h"
 #include "models/moe/router_noise.h"
 #include "models/moe/sequential_experts.h"
 
@@ -178,8 +179,13 @@ MoELayer build_moe_layer(const MoEBuildOptions& options,
       throw ConfigError("model.moe.num_experts", "must be a multiple of the expert-parallel size " +
                                                      std::to_string(parallel.expert_group->size()));
     }
-    dispatcher =
-        std::make_shared<AllToAllDispatcher>(host_expert, parallel.all_to_all, num_experts);
+    if (parallel.dedup_inter_node != nullptr && parallel.dedup_intra_node != nullptr) {
+      dispatcher = std::make_shared<NodeDedupDispatcher>(host_expert, parallel.dedup_inter_node,
+                                                         parallel.dedup_intra_node, num_experts);
+    } else {
+      dispatcher =
+          std::make_shared<AllToAllDispatcher>(host_expert, parallel.all_to_all, num_experts);
+    }
   } else {
     dispatcher = std::make_shared<LocalDispatcher>(num_experts);
   }

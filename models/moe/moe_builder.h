@@ -36,6 +36,12 @@ struct MoEParallel {
   std::shared_ptr<comm::Communicator> host_batch_group;
   // The EP group's host communicator (expert counts, shuffle counts); null = expert_group.
   std::shared_ptr<comm::Communicator> host_expert_group;
+  // Node-deduplicated exchange (node_dedup_dispatcher.h, docs/dedup.md): all-to-alls over the
+  // EP group's inter-node communicator (N ranks, one per node) and intra-node communicator (G
+  // ranks); comm::make_node_phase_all_to_alls builds them. Both set = the layer dispatches with
+  // NodeDedupDispatcher instead of `all_to_all` (which the token shuffle still uses).
+  std::shared_ptr<comm::AllToAll> dedup_inter_node;
+  std::shared_ptr<comm::AllToAll> dedup_intra_node;
 };
 
 // hidden_size, seq_len: from ModelConfig. seed: TrainConfig.seed. ep_num_nodes resolves

@@ -243,6 +243,16 @@ MoEOutput MoELayerImpl::forward(const at::Tensor& x, const MoEForwardArgs& args)
   out.stats = compute_routing_stats(routing, plan);
   count_cross_node_rows(plan, context.group_sizes, context.group_nodes, options_.num_nodes,
                         &out.stats);
+  // Inter-node accounting of the dispatch, with and without node deduplication.
+  const int64_t row_bytes = hidden * static_cast<int64_t>(c10::elementSize(payload_dtype));
+  out.stats.inter_node_bytes_without_dedup = out.stats.cross_node_rows * row_bytes;
+  if (dispatched.handle.inter_node_rows >= 0) {
+    out.stats.inter_node_rows = dispatched.handle.inter_node_rows;
+    out.stats.inter_node_bytes = dispatched.handle.inter_node_bytes;
+  } else {
+    out.stats.inter_node_rows = out.stats.cross_node_rows;
+    out.stats.inter_node_bytes = out.stats.inter_node_bytes_without_dedup;
+  }
   out.stats.router_metrics.insert(out.stats.router_metrics.end(), erc_stats.begin(),
                                   erc_stats.end());
   last_routing_ = std::move(routing);

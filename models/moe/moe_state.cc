@@ -11,9 +11,10 @@ namespace switchyard::models {
 namespace {
 
 // One layer's entries of the stats all-reduce: [E] selected, [E] kept, entropy, dispatched
-// rows, cross-node rows, router metrics.
+// rows, cross-node rows, inter-node rows, bytes and bytes without dedup, router metrics.
+constexpr size_t kScalars = 6;
 size_t stats_size(const RoutingStats& s) {
-  return 2 * s.tokens_per_expert.size() + 3 + s.router_metrics.size();
+  return 2 * s.tokens_per_expert.size() + kScalars + s.router_metrics.size();
 }
 
 void append_stats(const RoutingStats& s, std::vector<double>* out) {
@@ -22,6 +23,9 @@ void append_stats(const RoutingStats& s, std::vector<double>* out) {
   out->push_back(s.router_entropy);
   out->push_back(static_cast<double>(s.dispatched_rows));
   out->push_back(static_cast<double>(s.cross_node_rows));
+  out->push_back(static_cast<double>(s.inter_node_rows));
+  out->push_back(static_cast<double>(s.inter_node_bytes));
+  out->push_back(static_cast<double>(s.inter_node_bytes_without_dedup));
   for (const auto& m : s.router_metrics) out->push_back(m.second);
 }
 
@@ -47,8 +51,12 @@ LayerLoadReport layer_report(const RoutingStats& s, const double* sums, int rank
   r.max_over_mean_load = mean > 0 ? max_load / mean : 0.0;
   r.load_cv = mean > 0 ? std::sqrt(var) / mean : 0.0;
   r.cross_node_fraction = rows > 0 ? sums[2 * e + 2] / rows : 0.0;
+  r.inter_node_rows_without_dedup = static_cast<int64_t>(sums[2 * e + 2]);
+  r.inter_node_rows = static_cast<int64_t>(sums[2 * e + 3]);
+  r.inter_node_bytes = static_cast<int64_t>(sums[2 * e + 4]);
+  r.inter_node_bytes_without_dedup = static_cast<int64_t>(sums[2 * e + 5]);
   for (size_t i = 0; i < s.router_metrics.size(); ++i) {
-    r.router_metrics.emplace_back(s.router_metrics[i].first, sums[2 * e + 3 + i] / ranks);
+    r.router_metrics.emplace_back(s.router_metrics[i].first, sums[2 * e + kScalars + i] / ranks);
   }
   return r;
 }
@@ -65,7 +73,13 @@ MoEState::MoEState(std::shared_ptr<comm::Communicator> host_world,
                    bool expert_bias_updates)
     : host_world_(std::move(host_world)),
       all_to_all_(std::move(all_to_all)),
-      expert_bias_updates_(expert_bias_updates) {}
+      expert_bias_updates_(expert_bias_updates) {
+  if (all_to_all_ != nullptr) traffic_sources_.push_back(all_to_all_);
+}
+
+void MoEState::add_traffic_source(std::shared_ptr<comm::AllToAll> all_to_all) {
+  if (all_to_all != nullptr) traffic_sources_.push_back(std::move(all_to_all));
+}
 
 std::vector<std::pair<std::string, double>> MoEState::aux_report() const {
   if (aux_losses_.entries().empty()) return {};
@@ -103,10 +117,10 @@ MoEStepReport MoEState::step_report() {
     report.layers.push_back(layer_report(l->last_stats(), sums.data() + at, ranks));
     at += stats_size(l->last_stats());
   }
-  if (all_to_all_ != nullptr) {
+  for (const std::shared_ptr<comm::AllToAll>& a2a : traffic_sources_) {
     report.has_traffic = true;
-    report.traffic = all_to_all_->traffic();
-    all_to_all_->reset_traffic();
+    report.traffic += a2a->traffic();
+    a2a->reset_traffic();
   }
   return report;
 }

@@ -42,6 +42,13 @@ struct LayerLoadReport {
   double max_over_mean_load = 0.0;
   double load_cv = 0.0;              // population std / mean of tokens_per_expert
   double cross_node_fraction = 0.0;  // dispatched rows whose expert is on another node
+  // Inter-node rows and payload bytes of the forward dispatch, summed over the world: sent by
+  // the dispatcher, and without node deduplication (one row per kept cross-node assignment).
+  // The combine and both backward exchanges move as many rows again.
+  int64_t inter_node_rows = 0;
+  int64_t inter_node_rows_without_dedup = 0;
+  int64_t inter_node_bytes = 0;
+  int64_t inter_node_bytes_without_dedup = 0;
   std::vector<std::pair<std::string, double>> router_metrics;  // means over ranks
 };
 
@@ -65,6 +72,8 @@ class MoEState {
   // Where the layers put their aux losses (pass to build_moe_layer); owned by this state.
   AuxLossCollector* aux_losses() { return &aux_losses_; }
   void add_layer(MoELayer layer);
+  // A further exchange strategy whose traffic step_report() adds (the node-dedup phases).
+  void add_traffic_source(std::shared_ptr<comm::AllToAll> all_to_all);
   const std::vector<MoELayer>& layers() const { return layers_; }
   bool empty() const { return layers_.empty(); }
 
@@ -94,6 +103,7 @@ class MoEState {
  private:
   std::shared_ptr<comm::Communicator> host_world_;
   std::shared_ptr<comm::AllToAll> all_to_all_;
+  std::vector<std::shared_ptr<comm::AllToAll>> traffic_sources_;  // all_to_all_ and the added
   bool expert_bias_updates_ = false;
   AuxLossCollector aux_losses_;
   std::vector<MoELayer> layers_;

@@ -27,6 +27,13 @@ struct RoutingStats {
   // (count_cross_node_rows); their ratio is the layer's inter-node share of dispatched rows.
   int64_t dispatched_rows = 0;
   int64_t cross_node_rows = 0;
+  // Inter-node rows and payload bytes of this forward's dispatch (its combine and the two
+  // backward exchanges move as many): what the layer's dispatcher sent (node dedup: one row per
+  // token and remote node, with its metadata), and what one row per kept cross-node assignment
+  // (flat and hierarchical all-to-all: cross_node_rows) sends.
+  int64_t inter_node_rows = 0;
+  int64_t inter_node_bytes = 0;
+  int64_t inter_node_bytes_without_dedup = 0;
   // Router-reported host scalars (RoutingResult::metrics).
   std::vector<std::pair<std::string, double>> router_metrics;
 };

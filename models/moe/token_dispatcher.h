@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include <ATen/core/Tensor.h>
@@ -19,12 +20,21 @@
 
 namespace switchyard::models {
 
+struct NodeDedupState;  // node_dedup_dispatcher.h
+
 struct DispatchHandle {
   DispatchPlan plan;
   // Distributed dispatchers only.
   comm::AllToAllLayout layout;  // dispatch exchange (combine uses layout.transposed())
   at::Tensor expert_order;      // [R] received row of each expert-grouped row
   at::Tensor inverse_order;     // [R] inverse permutation of expert_order
+  // Node-deduplicated dispatcher only: the state of its two phases.
+  std::shared_ptr<const NodeDedupState> node_dedup;
+  // Rows and payload bytes this rank's dispatch sent to other nodes, when the dispatcher counts
+  // them itself (node dedup: one row per token and node, with its metadata); -1 = one row per
+  // kept cross-node assignment (the plan's cross-node rows, MoE layer statistics).
+  int64_t inter_node_rows = -1;
+  int64_t inter_node_bytes = 0;
 };
 
 struct DispatchedTokens {

@@ -1,9 +1,10 @@
 // How many collectives one MoE layer-step issues (forward and backward), counted on every
 // communicator of the process groups (tests/testing/counting_communicator.h). The number of small
 // (host) collectives is pinned, so that it cannot silently grow back: the dispatcher's expert
-// count all-gather (1), the token shuffle's count all-gather (+1 when shuffling), the row-offset
-// all-gather (+1 only when noise is drawn and the caller did not pass its batch rows). The layout
-// those exchanges use is agreed, so none of the 4 payload exchanges verifies it.
+// count all-gather (1; the node-dedup dispatcher's two-phase count all-gather, likewise), the token
+// shuffle's count all-gather (+1 when shuffling), the row-offset all-gather (+1 only when noise is
+// drawn and the caller did not pass its batch rows). The layout those exchanges use is agreed, so
+// none of the 4 payload exchanges verifies it.
 #include <mpi.h>
 
 #include <memory>
@@ -36,6 +37,7 @@ struct Case {
   bool pass_batch_rows = false;
   int expected_small = 0;
   bool global_statistics = false;  // aux_loss.global_statistics (one more all-gather)
+  bool dedup = false;              // node-deduplicated dispatch (docs/dedup.md)
 };
 
 // Runs one forward + backward of an EP layer over the whole world (2 emulated nodes) and returns
@@ -54,6 +56,11 @@ CollectiveCounts run_layer_step(const Case& c, int64_t* exchanges) {
   options.layer.aux.global_statistics = c.global_statistics;
   AuxLossCollector aux;
   MoEParallel parallel{groups.expert, all_to_all, groups.host_world, groups.host_expert};
+  const comm::NodePhaseAllToAlls phases = comm::make_node_phase_all_to_alls(groups);
+  if (c.dedup) {
+    parallel.dedup_inter_node = phases.inter_node;
+    parallel.dedup_intra_node = phases.intra_node;
+  }
   MoELayer layer = build_moe_layer(options, parallel, &aux);
   const int64_t tokens = 24;
   at::Tensor x = make_tokens(tokens, c.spec.hidden, 40 + rank).set_requires_grad(true);
@@ -65,6 +72,9 @@ CollectiveCounts run_layer_step(const Case& c, int64_t* exchanges) {
   MoEOutput out = layer->forward(x, args);
   (out.output.sum() + aux.weighted_sum()).backward();
   *exchanges = all_to_all->traffic().exchanges;
+  if (c.dedup) {
+    *exchanges += phases.inter_node->traffic().exchanges + phases.intra_node->traffic().exchanges;
+  }
   return *counts;
 }
 
@@ -78,8 +88,9 @@ TEST_P(MoECollectives, SmallCollectivesPerLayerStep) {
       << "all_gather " << counts.of("all_gather") << ", all_reduce " << counts.of("all_reduce")
       << ", broadcast " << counts.of("broadcast") << ", barrier " << counts.of("barrier");
   EXPECT_EQ(counts.of("all_reduce") + counts.of("broadcast") + counts.of("barrier"), 0);
-  // Dispatch and combine forward, and both again in backward (+ the shuffle's 4 when on).
-  EXPECT_EQ(exchanges, c.shuffle ? 8 : 4);
+  // Dispatch and combine forward, and both again in backward (+ the shuffle's 4 when on). Node
+  // dedup: each of its two phases (inter-node, intra-node fan-out) 4 times.
+  EXPECT_EQ(exchanges, c.shuffle || c.dedup ? 8 : 4);
   EXPECT_GT(counts.of("all_to_all"), 0);
 }
 
@@ -110,7 +121,10 @@ INSTANTIATE_TEST_SUITE_P(
              true, 2},
         // Issue 17 item 10: global load-balancing statistics add exactly one all-gather.
         Case{"global_aux_statistics", spec(0.0), comm::AllToAllAlgorithm::kHierarchical, false,
-             false, 2, true}),
+             false, 2, true},
+        // Issue 19: the node-deduplicated dispatch gathers both phases' counts in one all-gather.
+        Case{"node_dedup", spec(0.0), comm::AllToAllAlgorithm::kHierarchical, false, false, 1,
+             false, true}),
     [](const ::testing::TestParamInfo<Case>& info) { return info.param.name; });
 
 // With the rows passed, the shuffled layer derives its row offsets locally: the same offsets

@@ -235,6 +235,44 @@ TEST(Trainer, MoEExpertParallelFollowsTheSingleProcessCurve) {
   EXPECT_LT(single.train_losses.back(), single.train_losses.front());
 }
 
+// comm.deduplicate_tokens on 2 emulated nodes x 2 ranks with the hierarchical all-to-all
+// (docs/dedup.md): the experiment wires the node-deduplicated exchange, which trains the curve of
+// the plain hierarchical exchange and sends fewer inter-node rows; off, the layers send one row
+// per kept cross-node assignment.
+TEST(Trainer, MoENodeDedupFollowsThePlainHierarchicalCurve) {
+  if (world_size() != 4) GTEST_SKIP() << "needs 4 ranks (2 nodes x 2)";
+  auto run = [](bool dedup, int64_t* rows, int64_t* rows_without) {
+    const config::ExperimentConfig c = small_config(
+        moe_overrides(4, {"comm.all_to_all=HIERARCHICAL",
+                          std::string("comm.deduplicate_tokens=") + (dedup ? "true" : "false")}));
+    const comm::ProcessGroups groups = groups_over(MPI_COMM_WORLD, 4, 2);
+    Experiment e = build_experiment(c, groups);
+    TrainerOptions o = trainer_options(c);
+    o.checkpoint_dir = "";
+    o.print_progress = false;
+    Trainer trainer(o, e.model, e.params, groups, synthetic_corpus(), e.moe);
+    const TrainResult r = trainer.run();
+    *rows = 0;
+    *rows_without = 0;
+    for (const models::MoELayer& layer : e.moe->layers()) {  // the last forward, this rank
+      *rows += layer->last_stats().inter_node_rows;
+      *rows_without += layer->last_stats().cross_node_rows;
+    }
+    return r;
+  };
+  int64_t dedup_rows = 0, dedup_without = 0, plain_rows = 0, plain_without = 0;
+  const TrainResult dedup = run(true, &dedup_rows, &dedup_without);
+  const TrainResult plain = run(false, &plain_rows, &plain_without);
+  ASSERT_EQ(dedup.train_losses.size(), plain.train_losses.size());
+  for (size_t i = 0; i < plain.train_losses.size(); ++i) {
+    EXPECT_NEAR(dedup.train_losses[i], plain.train_losses[i], 1e-4 * plain.train_losses[i])
+        << "step " << i + 1;
+  }
+  EXPECT_EQ(plain_rows, plain_without);
+  EXPECT_LT(dedup_rows, dedup_without) << "no inter-node row was deduplicated";
+  EXPECT_GT(dedup_rows, 0);
+}
+
 TEST(Trainer, MoEResumesAtAnotherExpertParallelSize) {
   const int w = world_size();
   const config::ExperimentConfig c = small_config(moe_overrides(w, {"checkpoint.every_steps=4"}));
