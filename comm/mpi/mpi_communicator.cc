@@ -2,6 +2,7 @@
 
 #include <c10/util/BFloat16.h>
 
+#include <algorithm>
 #include <climits>
 #include <cstdio>
 #include <cstring>
@@ -360,21 +361,30 @@ std::shared_ptr<Work> start_block_exchange(OpBuilder& op,
   const int me = state->rank;
   const int64_t row_bytes = check_block_exchange(outs, ins, recvs, sends, me, state->size, ctx);
   const at::Tensor& first = ins.empty() ? outs.front() : ins.front();
-  const MPI_Datatype elem = element_type(*state, first.scalar_type(), ctx);
-  // One MPI element = one row, so counts are in rows.
-  int64_t row_count = 1;  // elements per row: product of the trailing dims
-  for (int64_t d = 1; d < first.dim(); ++d) row_count *= first.size(d);
-  MPI_Datatype row_type = MPI_DATATYPE_NULL;
-  SY_MPI_CHECK(
-      MPI_Type_contiguous(checked_int(row_count, "row size (elements)", ctx), elem, &row_type),
-      ctx);
-  SY_MPI_CHECK(MPI_Type_commit(&row_type), ctx);
+  const MPI_Datatype elem = element_type(*state, first.scalar_type(), ctx);  // checks the dtype
   const std::vector<BlockTransfer> remote_recvs =
       remote_in_post_order(recvs, me, state->size, true);
   const std::vector<BlockTransfer> remote_sends =
       remote_in_post_order(sends, me, state->size, false);
-  for (const BlockTransfer& b : remote_recvs) checked_int(b.rows, "block rows", ctx);
-  for (const BlockTransfer& b : remote_sends) checked_int(b.rows, "block rows", ctx);
+  // Blocks travel as bytes (MPI_BYTE: Open MPI's contiguous fast path, no datatype to build per
+  // call) when every block's byte count fits MPI's int; otherwise as rows of a contiguous row
+  // datatype (counts in rows).
+  int64_t largest = 0;
+  for (const BlockTransfer& b : remote_recvs) largest = std::max(largest, b.rows);
+  for (const BlockTransfer& b : remote_sends) largest = std::max(largest, b.rows);
+  const bool as_bytes = largest * row_bytes <= INT_MAX;
+  MPI_Datatype row_type = MPI_BYTE;
+  int64_t unit = row_bytes;  // MPI elements per row
+  if (!as_bytes) {
+    int64_t row_count = 1;  // elements per row: product of the trailing dims
+    for (int64_t d = 1; d < first.dim(); ++d) row_count *= first.size(d);
+    SY_MPI_CHECK(
+        MPI_Type_contiguous(checked_int(row_count, "row size (elements)", ctx), elem, &row_type),
+        ctx);
+    SY_MPI_CHECK(MPI_Type_commit(&row_type), ctx);
+    unit = 1;
+    checked_int(largest, "block rows", ctx);
+  }
   std::vector<at::Tensor> keep = ins;
   keep.insert(keep.end(), outs.begin(), outs.end());
   MPI_Comm comm = state->comm;
@@ -383,16 +393,16 @@ std::shared_ptr<Work> start_block_exchange(OpBuilder& op,
         for (const BlockTransfer& b : remote_recvs) {
           requests.push_back(MPI_REQUEST_NULL);
           auto* dst = static_cast<char*>(outs[b.buffer].data_ptr()) + b.offset * row_bytes;
-          const int rc = MPI_Irecv(dst, static_cast<int>(b.rows), row_type, b.peer, kAllToAllTag,
-                                   comm, &requests.back());
+          const int rc = MPI_Irecv(dst, static_cast<int>(b.rows * unit), row_type, b.peer,
+                                   kAllToAllTag, comm, &requests.back());
           if (rc != MPI_SUCCESS) return rc;
         }
         for (const BlockTransfer& b : remote_sends) {
           requests.push_back(MPI_REQUEST_NULL);
           const auto* src =
               static_cast<const char*>(ins[b.buffer].data_ptr()) + b.offset * row_bytes;
-          const int rc = MPI_Isend(src, static_cast<int>(b.rows), row_type, b.peer, kAllToAllTag,
-                                   comm, &requests.back());
+          const int rc = MPI_Isend(src, static_cast<int>(b.rows * unit), row_type, b.peer,
+                                   kAllToAllTag, comm, &requests.back());
           if (rc != MPI_SUCCESS) return rc;
         }
         const std::vector<BlockTransfer> self_send = self_blocks(sends, me);
@@ -407,7 +417,7 @@ std::shared_ptr<Work> start_block_exchange(OpBuilder& op,
         return MPI_SUCCESS;
       });
   // Freeing a datatype in use by pending operations is allowed: it is released afterwards.
-  SY_MPI_CHECK(MPI_Type_free(&row_type), ctx);
+  if (!as_bytes) SY_MPI_CHECK(MPI_Type_free(&row_type), ctx);
   return work;
 }
 
