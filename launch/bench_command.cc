@@ -3,11 +3,11 @@
 //
 // All-to-all benchmark, run under mpirun: for bytes per peer from --min-bytes to --max-bytes
 // (x4 steps), times raw MPI_Alltoallv, the MPI backend's all_to_all into a preallocated output
-// ("comm_prealloc") and the flat, hierarchical and leader strategies in the same run, interleaved
-// per iteration (barrier, then the operation). Latency = median over iterations of the per-rank
-// time, max over ranks. Algorithm bandwidth = bytes each rank sends (W x bytes per peer, self
-// included) / latency. Traffic counts come from the strategies' counters (one exchange, summed over
-// all ranks); raw MPI_Alltoallv moves what flat moves.
+// ("comm_prealloc") and the flat, hierarchical, leader and inter-node-first strategies in the same
+// run, interleaved per iteration (barrier, then the operation). Latency = median over iterations of
+// the per-rank time, max over ranks. Algorithm bandwidth = bytes each rank sends (W x bytes per
+// peer, self included) / latency. Traffic counts come from the strategies' counters (one exchange,
+// summed over all ranks); raw MPI_Alltoallv moves what flat moves.
 #include <mpi.h>
 
 #include <algorithm>
@@ -96,6 +96,7 @@ int run_a2a(const BenchArgs& args) {
   if (groups.expert_is_node_contiguous) {
     strategies.push_back(comm::make_all_to_all(comm::AllToAllAlgorithm::kHierarchical, groups));
     strategies.push_back(comm::make_all_to_all(comm::AllToAllAlgorithm::kLeader, groups));
+    strategies.push_back(comm::make_all_to_all(comm::AllToAllAlgorithm::kInterFirst, groups));
   }
   MPI_Comm raw_comm = world->mpi_comm();
   const int64_t kHidden = 256;  // float32 rows of 1 KiB
