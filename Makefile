@@ -12,7 +12,9 @@ CMAKE_FLAGS ?=
 # Sanitizer builds (docs/reliability.md), each in its own build directory.
 ASAN_BUILD_DIR ?= build-asan
 TSAN_BUILD_DIR ?= build-tsan
-ASAN_SUBSET_DIR ?= build-asan-subset
+# The subset builds in the same directory as test-asan (only its targets), so either reuses the
+# other's objects.
+ASAN_SUBSET_DIR ?= $(ASAN_BUILD_DIR)
 FUZZ_BUILD_DIR ?= build-fuzz
 # CI's ASan+UBSan subset: the torch-free readers of user input (configs, overrides, checkpoint
 # headers and manifests, token files) and their fuzz corpora; they build without LibTorch.
