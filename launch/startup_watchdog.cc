@@ -19,8 +19,12 @@ StartupWatchdog::~StartupWatchdog() {
 }
 
 void StartupWatchdog::phase(const std::string& name) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  phase_ = name;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    phase_ = name;
+    deadline_ = std::chrono::steady_clock::now() + timeout_;
+  }
+  wake_.notify_all();
 }
 
 void StartupWatchdog::disarm() {
@@ -33,7 +37,10 @@ void StartupWatchdog::disarm() {
 
 void StartupWatchdog::watch() {
   std::unique_lock<std::mutex> lock(mutex_);
-  if (wake_.wait_until(lock, deadline_, [this] { return disarmed_; })) return;
+  while (!disarmed_ && std::chrono::steady_clock::now() < deadline_) {
+    wake_.wait_until(lock, deadline_);  // woken early by a new phase (new deadline) or disarm
+  }
+  if (disarmed_) return;
   // The main thread is blocked inside MPI (maybe inside MPI_Init): calling MPI from here is not
   // safe. Ending the process is: the launcher sees a rank exit without MPI_Finalize and ends the
   // job's other ranks.

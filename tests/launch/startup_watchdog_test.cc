@@ -2,6 +2,7 @@
 #include "launch/startup_watchdog.h"
 
 #include <chrono>
+#include <string>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -33,6 +34,19 @@ TEST(StartupWatchdog, DisarmedByTheFirstStepItNeverFires) {
     std::this_thread::sleep_for(milliseconds(300));  // past the deadline: still alive
   }
   EXPECT_GE(std::chrono::steady_clock::now() - start, milliseconds(300));
+}
+
+TEST(StartupWatchdog, EachPhaseGetsTheWholeTimeout) {
+  const auto start = std::chrono::steady_clock::now();
+  {
+    StartupWatchdog watchdog(0, milliseconds(300));
+    for (int i = 0; i < 4; ++i) {  // 4 x 200 ms of phases: longer than one timeout in total
+      watchdog.phase("phase " + std::to_string(i));
+      std::this_thread::sleep_for(milliseconds(200));
+    }
+    watchdog.disarm();
+  }
+  EXPECT_GE(std::chrono::steady_clock::now() - start, milliseconds(800));
 }
 
 TEST(StartupWatchdog, DestroyedBeforeTheDeadlineReturnsAtOnce) {
