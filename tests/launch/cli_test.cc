@@ -2,6 +2,7 @@
 // the field path, for good and malformed configs.
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <filesystem>
@@ -38,8 +39,10 @@ std::string slurp(const std::string& path) {
 // Runs switchyard with `args` from the source directory (where the default config's relative
 // data path resolves), with stdout and stderr captured separately.
 CliRun run_switchyard(const std::string& args) {
-  const std::string out = ::testing::TempDir() + "/cli_out.txt";
-  const std::string err = ::testing::TempDir() + "/cli_err.txt";
+  // Per process: TempDir() is /tmp, shared with other checkouts' test runs.
+  const std::string tag = std::to_string(::getpid());
+  const std::string out = ::testing::TempDir() + "/cli_out." + tag + ".txt";
+  const std::string err = ::testing::TempDir() + "/cli_err." + tag + ".txt";
   const std::string cmd = std::string("cd '") + SY_SOURCE_DIR + "' && '" + SY_SWITCHYARD_BIN +
                           "' " + args + " >'" + out + "' 2>'" + err + "' </dev/null";
   const int status = std::system(cmd.c_str());
@@ -47,6 +50,8 @@ CliRun run_switchyard(const std::string& args) {
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   r.out = slurp(out);
   r.err = slurp(err);
+  std::remove(out.c_str());
+  std::remove(err.c_str());
   return r;
 }
 
@@ -195,7 +200,7 @@ INSTANTIATE_TEST_SUITE_P(
 class CliBadPath : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    dir_ = ::testing::TempDir() + "/cli_bad_paths";
+    dir_ = ::testing::TempDir() + "/cli_bad_paths." + std::to_string(::getpid());
     std::filesystem::remove_all(dir_);
     std::filesystem::create_directories(dir_);
     ASSERT_EQ(::mkfifo((dir_ + "/fifo.pbtxt").c_str(), 0644), 0);
@@ -209,6 +214,7 @@ class CliBadPath : public ::testing::Test {
     std::filesystem::create_directories(dir_ + "/run_bad_metrics");
     std::ofstream(dir_ + "/run_bad_metrics/metrics.jsonl") << "{\"step\": 1, \"loss\": \"high\"}\n";
   }
+  static void TearDownTestSuite() { std::filesystem::remove_all(dir_); }
   static std::string dir_;
 };
 std::string CliBadPath::dir_;
