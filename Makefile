@@ -2,10 +2,31 @@
 #   make train   install missing dependencies, build, run the default training job
 #   make test    install missing dependencies, build, run the whole test suite
 BUILD_DIR ?= build
+comma := ,
 JOBS ?= 2
 CMAKE_FLAGS ?=
 
-.PHONY: all deps configure build train test format clean docs
+.PHONY: all deps configure build train test format clean docs test-asan test-tsan \
+        test-asan-subset asan-subset-run fuzz-build
+
+# Sanitizer builds (docs/reliability.md), each in its own build directory.
+ASAN_BUILD_DIR ?= build-asan
+TSAN_BUILD_DIR ?= build-tsan
+# The subset builds in the same directory as test-asan (only its targets), so either reuses the
+# other's objects.
+ASAN_SUBSET_DIR ?= $(ASAN_BUILD_DIR)
+FUZZ_BUILD_DIR ?= build-fuzz
+# CI's ASan+UBSan subset: the torch-free readers of user input (configs, overrides, checkpoint
+# headers and manifests, token files) and their fuzz corpora; they build without LibTorch.
+ASAN_SUBSET_TARGETS = input_file_test train_formats_test fuzz_replay_config_loader \
+    fuzz_replay_set_override fuzz_replay_safetensors fuzz_replay_manifest fuzz_replay_token_file
+ASAN_SUBSET_TESTS = ^(input_file_test|train_formats_test|fuzz_replay\..*)$$
+
+# configure-sanitized DIR SANITIZERS
+define configure-sanitized
+	@cmake -S . -B $(1) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSWITCHYARD_SANITIZE=$(2) \
+	  $(CMAKE_FLAGS) > $(1).configure.log 2>&1 || { cat $(1).configure.log; exit 1; }
+endef
 
 all: build
 
@@ -25,6 +46,37 @@ train: build
 
 test: build
 	@cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
+	@$(MAKE) --no-print-directory test-asan-subset
+
+# The unit and MPI suites with AddressSanitizer + UndefinedBehaviorSanitizer (a full build).
+test-asan: deps
+	$(call configure-sanitized,$(ASAN_BUILD_DIR),address$(comma)undefined)
+	@cmake --build $(ASAN_BUILD_DIR) -j $(JOBS)
+	@cd $(ASAN_BUILD_DIR) && ctest -L 'unit|mpi' --output-on-failure -j $(JOBS)
+
+# ThreadSanitizer on the comm layer: its watchdog and progress threads (tests/comm).
+test-tsan: deps
+	$(call configure-sanitized,$(TSAN_BUILD_DIR),thread)
+	@cmake --build $(TSAN_BUILD_DIR) -j $(JOBS) --target comm_unit_test comm_mpi_test
+	@cd $(TSAN_BUILD_DIR) && ctest -R '^comm_(unit|mpi)_test' --output-on-failure -j $(JOBS)
+
+# What `make test` (and so CI) adds: the ASan+UBSan subset, timed.
+test-asan-subset: deps
+	@start=$$(date +%s); \
+	$(MAKE) --no-print-directory asan-subset-run && \
+	echo "ASan+UBSan subset: $$(( $$(date +%s) - start )) s"
+
+asan-subset-run:
+	$(call configure-sanitized,$(ASAN_SUBSET_DIR),address$(comma)undefined)
+	@cmake --build $(ASAN_SUBSET_DIR) -j $(JOBS) --target $(ASAN_SUBSET_TARGETS)
+	@cd $(ASAN_SUBSET_DIR) && ctest -R '$(ASAN_SUBSET_TESTS)' --output-on-failure -j $(JOBS)
+
+# The libFuzzer targets (clang): docs/reliability.md says how to run them.
+fuzz-build:
+	@cmake -S . -B $(FUZZ_BUILD_DIR) -G Ninja -DSWITCHYARD_FUZZ=ON -DCMAKE_C_COMPILER=clang \
+	  -DCMAKE_CXX_COMPILER=clang++ > $(FUZZ_BUILD_DIR).configure.log 2>&1 \
+	  || { cat $(FUZZ_BUILD_DIR).configure.log; exit 1; }
+	@cmake --build $(FUZZ_BUILD_DIR) -j $(JOBS)
 
 format:
 	@git ls-files '*.h' '*.cc' '*.cu' | xargs clang-format -i

@@ -14,6 +14,7 @@
 #include "launch/mpi_session.h"
 #include "train/checkpoint_store.h"
 #include "train/experiment.h"
+#include "train/token_file.h"
 
 namespace switchyard::launch {
 namespace {
@@ -76,12 +77,10 @@ int run_generate(const std::vector<std::string>& args) {
   train::restore_buffers(stored, e.moe->persistent_buffers(),
                          /*required=*/manifest.format_version() >= 2);
   const std::string& text = cfg.generate().prompt();
-  const auto tokens = models::generate(e.model, std::vector<int64_t>(text.begin(), text.end()),
-                                       train::sampling_options(cfg),
-                                       at::make_generator<at::CPUGeneratorImpl>(seed));
-  std::string out;
-  for (int64_t t : tokens) out += static_cast<char>(t);
-  std::cout << out << std::endl;
+  const auto tokens =
+      models::generate(e.model, train::encode_text(text), train::sampling_options(cfg),
+                       at::make_generator<at::CPUGeneratorImpl>(seed));
+  std::cout << train::decode_text(tokens) << std::endl;
   return kExitOk;
 }
 

@@ -1,7 +1,9 @@
 // `switchyard plot RUN_DIR`: renders <RUN_DIR>/metrics.jsonl with gnuplot into PNGs:
 //   loss.png                 training loss per step and validation loss
 //   expert_load_layer<N>.png per MoE layer, the share of tokens each expert got, over steps
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -11,12 +13,26 @@
 #include <nlohmann/json.hpp>
 
 #include "core/errors.h"
+#include "core/input_file.h"
 #include "launch/cli.h"
 
 namespace switchyard::launch {
 namespace {
 
 namespace fs = std::filesystem;
+
+// Writes a plot's data file; a full disk is one line naming the file, not a silently cut plot.
+void write_data(const fs::path& path, const std::string& text) {
+  errno = 0;
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << text;
+  out.flush();
+  if (!out) {
+    const int err = errno;
+    throw Error("cannot write '" + path.string() + "'" +
+                (err != 0 ? std::string(": ") + std::strerror(err) : std::string()));
+  }
+}
 
 void run_gnuplot(const std::string& script, const std::string& what) {
   FILE* pipe = popen("gnuplot 2>&1", "w");
@@ -28,6 +44,31 @@ void run_gnuplot(const std::string& script, const std::string& what) {
                 ")");
 }
 
+struct PlotData {
+  std::ostringstream train, val;
+  std::map<size_t, std::ostringstream> load;  // layer -> "step expert share" rows
+  std::map<size_t, size_t> experts_of;
+};
+
+// One record of metrics.jsonl (throws nlohmann's errors on unexpected types).
+void add_row(const nlohmann::json& r, PlotData* d) {
+  const int64_t step = r.value("step", int64_t{0});
+  if (r.contains("loss")) d->train << step << ' ' << r.at("loss").get<double>() << '\n';
+  if (r.contains("val_loss")) d->val << step << ' ' << r.at("val_loss").get<double>() << '\n';
+  if (!r.contains("moe") || !r.at("moe").contains("layers")) return;
+  const auto& layers = r.at("moe").at("layers");
+  for (size_t l = 0; l < layers.size(); ++l) {
+    const auto counts = layers.at(l).at("tokens_per_expert").get<std::vector<double>>();
+    double total = 0;
+    for (double c : counts) total += c;
+    d->experts_of[l] = counts.size();
+    for (size_t e = 0; e < counts.size(); ++e) {
+      d->load[l] << step << ' ' << e << ' ' << (total > 0 ? counts[e] / total : 0.0) << '\n';
+    }
+    d->load[l] << '\n';  // gnuplot: one scan line per step
+  }
+}
+
 int run_plot(const std::vector<std::string>& args) {
   if (args.size() == 2 && (args[1] == "--help" || args[1] == "-h")) {
     std::cout << "usage: switchyard plot RUN_DIR\n\n"
@@ -37,46 +78,43 @@ int run_plot(const std::vector<std::string>& args) {
   }
   if (args.size() != 2) throw UsageError{"plot", "expected exactly one RUN_DIR"};
   const fs::path dir = args[1];
+  require_directory(dir.string(), "run directory");
   const fs::path metrics = dir / "metrics.jsonl";
+  try {
+    check_input_file({metrics.string(), "metrics file", kMaxMetricsBytes, ""});
+  } catch (const ConfigError& e) {
+    throw ConfigError(metrics.string(), e.reason() + " (is RUN_DIR a training run directory?)");
+  }
   std::ifstream in(metrics);
-  if (!in)
-    throw ConfigError(metrics.string(), "cannot open (is RUN_DIR a training run directory?)");
+  if (!in) throw ConfigError(metrics.string(), "cannot be opened");
 
-  std::ostringstream train, val;
-  std::map<size_t, std::ostringstream> load;  // layer -> "step expert share" rows
-  std::map<size_t, size_t> experts_of;
+  PlotData data;
   std::string line;
   int64_t rows = 0;
   while (std::getline(in, line)) {
     if (line.empty()) continue;
-    nlohmann::json r;
-    try {
-      r = nlohmann::json::parse(line);
-    } catch (const nlohmann::json::exception&) {
-      throw ConfigError(metrics.string(), "line " + std::to_string(rows + 1) + " is not JSON");
-    }
     ++rows;
-    const int64_t step = r.value("step", int64_t{0});
-    if (r.contains("loss")) train << step << ' ' << r["loss"].get<double>() << '\n';
-    if (r.contains("val_loss")) val << step << ' ' << r["val_loss"].get<double>() << '\n';
-    if (!r.contains("moe") || !r["moe"].contains("layers")) continue;
-    const auto& layers = r["moe"]["layers"];
-    for (size_t l = 0; l < layers.size(); ++l) {
-      const auto counts = layers[l]["tokens_per_expert"].get<std::vector<double>>();
-      double total = 0;
-      for (double c : counts) total += c;
-      experts_of[l] = counts.size();
-      for (size_t e = 0; e < counts.size(); ++e) {
-        load[l] << step << ' ' << e << ' ' << (total > 0 ? counts[e] / total : 0.0) << '\n';
+    try {
+      const nlohmann::json record = nlohmann::json::parse(line);
+      if (!record.is_object()) {
+        throw ConfigError(metrics.string(), "line " + std::to_string(rows) + " is not an object");
       }
-      load[l] << '\n';  // gnuplot: one scan line per step
+      add_row(record, &data);
+    } catch (const nlohmann::json::exception& e) {
+      throw ConfigError(metrics.string(),
+                        "line " + std::to_string(rows) + " is not a metrics record: " + e.what());
     }
   }
   if (rows == 0) throw ConfigError(metrics.string(), "is empty");
+  // Nothing is written above this line: a bad run directory leaves no partial plot files.
+  const std::ostringstream& train = data.train;
+  const std::ostringstream& val = data.val;
+  std::map<size_t, std::ostringstream>& load = data.load;
+  std::map<size_t, size_t>& experts_of = data.experts_of;
 
   const fs::path train_dat = dir / "plot_train.dat", val_dat = dir / "plot_val.dat";
-  std::ofstream(train_dat) << train.str();
-  std::ofstream(val_dat) << val.str();
+  write_data(train_dat, train.str());
+  write_data(val_dat, val.str());
   std::ostringstream script;
   script << "set terminal pngcairo size 900,500\n"
          << "set output '" << (dir / "loss.png").string() << "'\n"
@@ -90,7 +128,7 @@ int run_plot(const std::vector<std::string>& args) {
   for (auto& [layer, rows_text] : load) {
     const fs::path dat = dir / ("plot_load_layer" + std::to_string(layer) + ".dat");
     const fs::path png = dir / ("expert_load_layer" + std::to_string(layer) + ".png");
-    std::ofstream(dat) << rows_text.str();
+    write_data(dat, rows_text.str());
     std::ostringstream s;
     s << "set terminal pngcairo size 900,400\nset output '" << png.string() << "'\n"
       << "set title 'MoE layer " << layer << ": share of routed tokens per expert'\n"

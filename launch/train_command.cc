@@ -3,6 +3,7 @@
 #include <mpi.h>
 
 #include <atomic>
+#include <chrono>
 #include <cmath>
 #include <csignal>
 #include <filesystem>
@@ -23,7 +24,9 @@
 #include "launch/gpu_device.h"
 #include "launch/mpi_session.h"
 #include "launch/run_env.h"
+#include "launch/startup_watchdog.h"
 #include "train/experiment.h"
+#include "train/token_file.h"
 
 namespace switchyard::launch {
 namespace {
@@ -79,12 +82,6 @@ HostPlace place_on_this_host() {
   return place;
 }
 
-std::string printable(const std::vector<int64_t>& tokens) {
-  std::string text;
-  for (int64_t t : tokens) text += static_cast<char>(t);
-  return text;
-}
-
 int run_train(const std::vector<std::string>& args) {
   const std::vector<std::string> rest(args.begin() + 1, args.end());
   const ConfigArgs parsed = parse_config_args(
@@ -95,6 +92,11 @@ int run_train(const std::vector<std::string>& args) {
   // First thing: a preemption signal during start-up must be remembered, not kill the rank.
   install_stop_handlers();
   config::ExperimentConfig cfg = config::load_config(parsed.file, parsed.sets);
+  // Every collective before the first step is bounded by comm.timeout_ms (validated below; a
+  // non-positive value falls back to the schema's default until then).
+  const int64_t startup_ms = cfg.comm().timeout_ms() > 0 ? cfg.comm().timeout_ms() : 120000;
+  StartupWatchdog watchdog(read_run_env().world_rank, std::chrono::milliseconds(startup_ms));
+  watchdog.phase("MPI_Init (every rank of the job must arrive)");
 
   MpiSession mpi;
   const int rank = mpi.world_rank();
@@ -122,12 +124,15 @@ int run_train(const std::vector<std::string>& args) {
                            std::to_string(run_env.slurm_restart_count));
   }
   try {
+    watchdog.phase("host placement (MPI_Comm_split_type)");
     const HostPlace place = place_on_this_host();
     // Chosen (and made current) before NCCL binds to the current device.
     const DeviceChoice device =
         select_device(cfg.parallel().device(), place.local_rank, place.local_size);
     spdlog::info("device: {}", device.description);
+    watchdog.phase("communicator duplication (MPI_Comm_dup)");
     auto world = comm::make_world_communicator(cfg.comm(), comm::TimeoutAction::kAbort);
+    watchdog.phase("topology detection");
     const comm::Topology topology =
         comm::detect_topology(MPI_COMM_WORLD, comm::topology_options(cfg.comm()));
     // Threads: the ranks really sharing this host's cores, whatever topology is emulated.
@@ -135,8 +140,10 @@ int run_train(const std::vector<std::string>& args) {
                             ? cfg.parallel().threads_per_rank()
                             : default_threads_per_rank(online_cores(), place.local_size);
     set_compute_threads(threads, cfg.parallel().intra_op_threads());
+    watchdog.phase("process group splits");
     const comm::ProcessGroups groups =
         comm::build_process_groups(world, topology, cfg.parallel().expert_parallel_size());
+    watchdog.phase("GPU placement check");
     check_distinct_gpus(*groups.host_world, device, place.host);
     if (rank == 0) {
       write_resolved_config(cfg);
@@ -148,13 +155,19 @@ int run_train(const std::vector<std::string>& args) {
           config::TrainConfig::Precision_Name(cfg.train().precision()),
           config::ModelConfig::Kernels_Name(cfg.model().kernels()));
     }
+    watchdog.phase("corpus load");
     train::Corpus corpus = train::load_corpus(train::corpus_options(cfg));
+    watchdog.phase("model build (weight broadcast)");
     train::Experiment experiment = train::build_experiment(cfg, groups);
     train::TrainerOptions trainer_options = train::trainer_options(cfg);
     trainer_options.device = device.device;
+    watchdog.phase("checkpoint load agreement and the first step");
+    train::TrainerCallbacks callbacks;
+    callbacks.before_step = [&watchdog](int64_t) { watchdog.disarm(); };
     train::Trainer trainer(trainer_options, experiment.model, experiment.params, groups,
-                           std::move(corpus), experiment.moe);
+                           std::move(corpus), experiment.moe, callbacks);
     const train::TrainResult result = trainer.run(&g_stop_requested);
+    watchdog.disarm();  // also when a resumed run had no step left
     if (result.stopped_early) {
       if (rank == 0)
         spdlog::warn("stopped at step {} after checkpointing; run again to resume",
@@ -163,7 +176,7 @@ int run_train(const std::vector<std::string>& args) {
     }
     // Every rank generates in lockstep (an expert-parallel forward is collective); rank 0 prints.
     const std::string prompt = cfg.generate().prompt();
-    const std::vector<int64_t> prompt_ids(prompt.begin(), prompt.end());
+    const std::vector<int64_t> prompt_ids = train::encode_text(prompt);
     const auto sample =
         models::generate(experiment.model, prompt_ids, train::sampling_options(cfg),
                          at::make_generator<at::CPUGeneratorImpl>(cfg.train().seed()));
@@ -171,7 +184,7 @@ int run_train(const std::vector<std::string>& args) {
       std::cout << "val loss " << result.final_val_loss << " (perplexity "
                 << std::exp(result.final_val_loss) << ")\n"
                 << "--- sample ---\n"
-                << printable(sample) << "\n--------------" << std::endl;
+                << train::decode_text(sample) << "\n--------------" << std::endl;
     }
     return kExitOk;
   } catch (const ConfigError& e) {

@@ -4,17 +4,19 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
+#include <limits>
 
-#include <google/protobuf/io/tokenizer.h>
 #include <google/protobuf/text_format.h>
 
 #include "core/check.h"
 #include "core/errors.h"
+#include "core/input_file.h"
+#include "train/manifest_reader.h"
 #include "train/sha256.h"
 
 namespace switchyard::train {
@@ -40,10 +42,18 @@ void fsync_path(const std::string& path) {
 
 void write_text_file(const std::string& path, const std::string& text) {
   {
+    errno = 0;
     std::ofstream out(path, std::ios::binary | std::ios::trunc);
     out << text;
     out.flush();
-    if (!out) throw Error("cannot write '" + path + "'");
+    if (!out) {
+      // A full disk: no partial file is left behind to be taken for a written one.
+      const int err = errno;
+      out.close();
+      ::unlink(path.c_str());
+      throw Error("cannot write '" + path + "'" +
+                  (err != 0 ? std::string(": ") + std::strerror(err) : std::string()));
+    }
   }
   fsync_path(path);
 }
@@ -117,8 +127,10 @@ void CheckpointStore::commit(int64_t step, const CheckpointManifest& manifest) c
 void CheckpointStore::commit_staged(int64_t step, CheckpointManifest manifest) const {
   const std::string staging = staging_dir(step);
   std::vector<std::string> names;
-  for (const auto& e : fs::directory_iterator(staging))
-    names.push_back(e.path().filename().string());
+  for (const auto& e : fs::directory_iterator(staging)) {
+    // A manifest left by a commit that failed (disk full) is rewritten, not listed.
+    if (e.path().filename() != kManifest) names.push_back(e.path().filename().string());
+  }
   std::sort(names.begin(), names.end());
   manifest.clear_files();
   for (const std::string& name : names) {
@@ -158,38 +170,34 @@ void CheckpointStore::prune() const {
 }
 
 CheckpointManifest CheckpointStore::verify(const std::string& dir) {
+  require_directory(dir, "checkpoint directory");
   const std::string manifest_path = (fs::path(dir) / kManifest).string();
-  std::ifstream in(manifest_path);
-  if (!in) throw Error("checkpoint '" + dir + "' has no readable " + kManifest);
-  std::stringstream text;
-  text << in.rdbuf();
-  CheckpointManifest m;
-  class Quiet : public google::protobuf::io::ErrorCollector {
-    void AddError(int, google::protobuf::io::ColumnNumber, const std::string&) override {}
-  } quiet;
-  google::protobuf::TextFormat::Parser parser;
-  parser.RecordErrorsTo(&quiet);
-  if (!parser.ParseFromString(text.str(), &m)) {
-    throw Error("checkpoint '" + dir + "': " + kManifest + " does not parse");
+  std::string text;
+  try {
+    text = read_input_file({manifest_path, "checkpoint manifest", kMaxManifestBytes, ""});
+  } catch (const ConfigError& e) {
+    throw ConfigError(dir,
+                      std::string("checkpoint has no readable ") + kManifest + ": " + e.reason());
   }
-  if (m.format_version() < kOldestReadableVersion || m.format_version() > kFormatVersion) {
-    throw Error("checkpoint '" + dir + "': format version " + std::to_string(m.format_version()) +
-                " is not supported (this build reads " + std::to_string(kOldestReadableVersion) +
-                " to " + std::to_string(kFormatVersion) + ")");
-  }
+  const CheckpointManifest m = parse_manifest(text, dir);
   for (const CheckpointFile& f : m.files()) {
     const std::string path = (fs::path(dir) / f.name()).string();
-    std::error_code ec;
-    const auto size = fs::file_size(path, ec);
-    if (ec) throw Error("checkpoint '" + dir + "': file '" + f.name() + "' is missing");
+    uint64_t size = 0;
+    try {
+      size = check_input_file(
+          {path, "checkpoint data file", std::numeric_limits<uint64_t>::max(), ""});
+    } catch (const ConfigError& e) {
+      throw ConfigError(dir,
+                        "checkpoint file '" + f.name() + "' is missing or unusable: " + e.reason());
+    }
     if (static_cast<int64_t>(size) != f.bytes()) {
-      throw Error("checkpoint '" + dir + "': file '" + f.name() + "' has " + std::to_string(size) +
-                  " bytes, the manifest says " + std::to_string(f.bytes()));
+      throw ConfigError(dir, "checkpoint file '" + f.name() + "' has " + std::to_string(size) +
+                                 " bytes, the manifest says " + std::to_string(f.bytes()));
     }
     const std::string digest = sha256_file(path);
     if (digest != f.sha256()) {
-      throw Error("checkpoint '" + dir + "': file '" + f.name() + "' is corrupted (SHA-256 " +
-                  digest + ", the manifest says " + f.sha256() + ")");
+      throw ConfigError(dir, "checkpoint file '" + f.name() + "' is corrupted (SHA-256 " + digest +
+                                 ", the manifest says " + f.sha256() + ")");
     }
   }
   return m;

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "train/checkpoint_manifest.pb.h"
+#include "train/manifest_reader.h"
 #include "train/safetensors.h"
 
 namespace switchyard::train {
@@ -31,8 +32,8 @@ class CheckpointStore {
   // Manifest format written by this build. Version 2 added the persistent buffers
   // ("buffer.<name>" tensors in dense.safetensors); version 1 checkpoints (parameters and
   // optimizer state only) are still read, their buffers keep the values the model was built with.
-  static constexpr int kFormatVersion = 2;
-  static constexpr int kOldestReadableVersion = 1;
+  static constexpr int kFormatVersion = kManifestFormatVersion;
+  static constexpr int kOldestReadableVersion = kOldestManifestVersion;
 
   CheckpointStore(std::string root, int keep_last);
 
@@ -63,8 +64,9 @@ class CheckpointStore {
   // The newest committed checkpoint's directory, if any.
   std::optional<std::string> latest() const;
 
-  // Parses and verifies the checkpoint in `dir`; throws Error naming the directory, the file
-  // and what does not match.
+  // Parses and verifies the checkpoint in `dir` (a directory, its manifest a regular file within
+  // kMaxManifestBytes, every listed file regular with the listed size and SHA-256); throws
+  // ConfigError naming the directory, the file and what does not match.
   static CheckpointManifest verify(const std::string& dir);
 
  private:

@@ -8,12 +8,9 @@
 
 #include <ATen/core/Tensor.h>
 
-namespace switchyard::train {
+#include "train/token_file.h"
 
-enum class CorpusFormat {
-  kText,       // UTF-8 text, one token per byte
-  kTokensU16,  // little-endian uint16 token ids
-};
+namespace switchyard::train {
 
 struct CorpusOptions {
   std::string path;
@@ -28,7 +25,8 @@ struct Corpus {
   at::Tensor val;    // [N_val] int64
 };
 
-// Reads and splits the corpus. A missing, unreadable, empty or too-short file, a token id outside
+// Reads and splits the corpus. A missing, unreadable, empty or too-short file, a path that is not
+// a regular file or is larger than kMaxCorpusBytes (refused before reading), a token id outside
 // the vocabulary, or a split shorter than seq_length + 1 tokens is a ConfigError naming
 // "data.path" (or the field at fault) with the reason, in one line.
 Corpus load_corpus(const CorpusOptions& options);

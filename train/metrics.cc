@@ -1,15 +1,17 @@
 #include "train/metrics.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 
 #include "core/errors.h"
 
 namespace switchyard::train {
 
-MetricsWriter::MetricsWriter(const std::string& path) {
+MetricsWriter::MetricsWriter(const std::string& path) : path_(path) {
   if (path.empty()) return;
   const auto parent = std::filesystem::path(path).parent_path();
   if (!parent.empty()) std::filesystem::create_directories(parent);
@@ -19,8 +21,15 @@ MetricsWriter::MetricsWriter(const std::string& path) {
 
 void MetricsWriter::write(const nlohmann::json& record) {
   if (!out_.is_open()) return;
+  errno = 0;
   out_ << record.dump() << '\n';
   out_.flush();
+  if (!out_) {
+    // A full disk must end the run with a message, not lose metrics silently.
+    const int err = errno;
+    throw Error("cannot write metrics file '" + path_ + "'" +
+                (err != 0 ? std::string(": ") + std::strerror(err) : std::string()));
+  }
 }
 
 std::string format_duration(double seconds) {

@@ -18,9 +18,11 @@ class MetricsWriter {
  public:
   // Appends to `path` (created with its directory); an empty path writes nothing.
   explicit MetricsWriter(const std::string& path);
+  // One JSON line, flushed; throws Error naming the file when it cannot be written (disk full).
   void write(const nlohmann::json& record);
 
  private:
+  std::string path_;
   std::ofstream out_;
 };
 

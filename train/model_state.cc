@@ -25,9 +25,24 @@ std::vector<std::pair<std::string, at::Tensor>> stored_views(const ParamSlot& sl
   return out;
 }
 
+// A stored tensor the model's `live` tensor will take: same shape, floating point.
+void require_matches(const std::string& name, const at::Tensor& stored, const at::Tensor& live) {
+  if (stored.sizes() != live.sizes()) {
+    throw ConfigError("checkpoint", "tensor '" + name + "' has shape " + c10::str(stored.sizes()) +
+                                        ", the model's is " + c10::str(live.sizes()));
+  }
+  if (!at::isFloatingType(stored.scalar_type())) {
+    throw ConfigError("checkpoint", "tensor '" + name + "' has dtype " +
+                                        std::string(c10::toString(stored.scalar_type())) +
+                                        ", the model needs a floating-point one");
+  }
+}
+
 const at::Tensor& find(const std::map<std::string, at::Tensor>& stored, const std::string& name) {
   const auto it = stored.find(name);
-  if (it == stored.end()) throw Error("checkpoint has no tensor '" + name + "'");
+  if (it == stored.end()) {
+    throw ConfigError("checkpoint", "has no tensor '" + name + "' (saved by a different model?)");
+  }
   return it->second;
 }
 
@@ -77,13 +92,14 @@ std::vector<std::string> restore_buffers(
   for (const auto& [name, live] : buffers) {
     const auto it = stored.find(kBuffer + name);
     if (it == stored.end()) {
-      if (required) throw Error("checkpoint has no buffer '" + name + "'");
+      if (required) throw ConfigError("checkpoint", "has no buffer '" + name + "'");
       missing.push_back(name);
       continue;
     }
     if (it->second.sizes() != live.sizes()) {
-      throw Error("checkpoint buffer '" + name + "' has shape " + c10::str(it->second.sizes()) +
-                  ", the model's is " + c10::str(live.sizes()));
+      throw ConfigError("checkpoint", "buffer '" + name + "' has shape " +
+                                          c10::str(it->second.sizes()) + ", the model's is " +
+                                          c10::str(live.sizes()));
     }
     live.detach().copy_(it->second);  // to the live buffer's device and dtype
   }
@@ -100,10 +116,7 @@ std::map<std::string, Optimizer::ParamState> restore_from_checkpoint(
     bool has_state = true;
     for (const auto& [name, view] : views) {
       const at::Tensor& value = find(stored, name);
-      if (value.sizes() != view.sizes()) {
-        throw Error("checkpoint tensor '" + name + "' has shape " + c10::str(value.sizes()) +
-                    ", the model's is " + c10::str(view.sizes()));
-      }
+      require_matches(name, value, view);
       view.copy_(value);
       has_state = has_state && stored.count(kExpAvg + name) > 0;
     }
@@ -114,9 +127,18 @@ std::map<std::string, Optimizer::ParamState> restore_from_checkpoint(
     const auto avg = stored_views(slot, s.exp_avg);
     const auto avg_sq = stored_views(slot, s.exp_avg_sq);
     for (size_t i = 0; i < views.size(); ++i) {
-      avg[i].second.copy_(find(stored, kExpAvg + views[i].first));
-      avg_sq[i].second.copy_(find(stored, kExpAvgSq + views[i].first));
-      s.step = find(stored, kStep + views[i].first).item<int64_t>();
+      const at::Tensor& m1 = find(stored, kExpAvg + views[i].first);
+      const at::Tensor& m2 = find(stored, kExpAvgSq + views[i].first);
+      const at::Tensor& step = find(stored, kStep + views[i].first);
+      require_matches(kExpAvg + views[i].first, m1, avg[i].second);
+      require_matches(kExpAvgSq + views[i].first, m2, avg_sq[i].second);
+      if (step.numel() != 1 || step.scalar_type() != at::kLong) {
+        throw ConfigError("checkpoint", std::string("tensor '") + kStep + views[i].first +
+                                            "' is not one int64 step count");
+      }
+      avg[i].second.copy_(m1);
+      avg_sq[i].second.copy_(m2);
+      s.step = step.item<int64_t>();
     }
     state[slot.name] = s;
   }

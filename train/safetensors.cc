@@ -6,11 +6,15 @@
 #include <algorithm>
 #include <cstring>
 #include <fstream>
+#include <limits>
 
 #include <ATen/ATen.h>
 #include <nlohmann/json.hpp>
 
+#include "core/check.h"
 #include "core/errors.h"
+#include "core/input_file.h"
+#include "train/safetensors_header.h"
 
 namespace switchyard::train {
 namespace {
@@ -92,72 +96,50 @@ int64_t write_safetensors(const std::string& path,
     }
     if (::fsync(fd) != 0) throw Error("cannot fsync '" + path + "': " + std::strerror(errno));
   } catch (...) {
+    // A full disk (ENOSPC) or an I/O error: remove the partial file so the space it took is
+    // free again for the next attempt; the caller sees one line naming the file and the reason.
     ::close(fd);
+    ::unlink(path.c_str());
     throw;
   }
-  if (::close(fd) != 0) throw Error("cannot close '" + path + "': " + std::strerror(errno));
+  if (::close(fd) != 0) {
+    const int err = errno;
+    ::unlink(path.c_str());
+    throw Error("cannot close '" + path + "': " + std::strerror(err));
+  }
   return static_cast<int64_t>(8 + text.size()) + offset;
 }
 
 SafetensorsFile read_safetensors(const std::string& path) {
-  std::ifstream in(path, std::ios::binary | std::ios::ate);
-  if (!in) throw Error("cannot open '" + path + "'");
-  const int64_t file_size = static_cast<int64_t>(in.tellg());
-  in.seekg(0);
+  // A regular file of any size (checkpoints are large; nothing is read whole without a bound).
+  const uint64_t file_size =
+      check_input_file({path, "safetensors file", std::numeric_limits<uint64_t>::max(), ""});
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw ConfigError(path, "cannot be opened");
   unsigned char size_le[8];
   if (file_size < 8 || !in.read(reinterpret_cast<char*>(size_le), 8)) {
-    throw Error(path + ": not a safetensors file (shorter than its 8-byte header size)");
+    throw ConfigError(path, "not a safetensors file (shorter than its 8-byte header size)");
   }
-  uint64_t n = 0;
-  for (int i = 0; i < 8; ++i) n |= static_cast<uint64_t>(size_le[i]) << (8 * i);
-  if (n > static_cast<uint64_t>(file_size - 8)) {
-    throw Error(path + ": header size " + std::to_string(n) + " exceeds the file");
-  }
+  // Header size, then every entry, validated against the file's size before any allocation
+  // sized by the header (safetensors_header.h).
+  const uint64_t n = safetensors_header_size(size_le, file_size, path);
   std::string text(n, '\0');
-  in.read(text.data(), static_cast<std::streamsize>(n));
-  json header;
-  try {
-    header = json::parse(text);
-  } catch (const json::exception& e) {
-    throw Error(path + ": header is not valid JSON: " + e.what());
+  if (!in.read(text.data(), static_cast<std::streamsize>(n))) {
+    throw ConfigError(path, "cannot read its header: truncated");
   }
-  if (!header.is_object()) throw Error(path + ": header is not a JSON object");
-  const int64_t data_start = 8 + static_cast<int64_t>(n);
-  const int64_t data_size = file_size - data_start;
+  const SafetensorsHeader header = parse_safetensors_header(text, file_size, path);
   SafetensorsFile out;
-  std::vector<std::pair<int64_t, int64_t>> ranges;
-  for (const auto& [name, entry] : header.items()) {
-    if (name == "__metadata__") {
-      for (const auto& [k, v] : entry.items()) out.metadata[k] = v.get<std::string>();
-      continue;
+  out.metadata = header.metadata;
+  for (const SafetensorsEntry& e : header.tensors) {
+    at::Tensor t = at::empty(e.shape, at::TensorOptions().dtype(dtype_of(e.dtype, path)));
+    SY_CHECK_EQ(static_cast<int64_t>(t.numel() * t.element_size()), e.end - e.begin);
+    in.seekg(header.data_start + e.begin);
+    if (!in.read(static_cast<char*>(t.data_ptr()), e.end - e.begin)) {
+      throw ConfigError(path, "tensor '" + e.name + "': cannot read its bytes (truncated?)");
     }
-    const std::string where = path + ": tensor '" + name + "'";
-    try {
-      const at::ScalarType type = dtype_of(entry.at("dtype").get<std::string>(), where);
-      const std::vector<int64_t> shape = entry.at("shape").get<std::vector<int64_t>>();
-      const auto offsets = entry.at("data_offsets").get<std::vector<int64_t>>();
-      if (offsets.size() != 2 || offsets[0] < 0 || offsets[1] < offsets[0] ||
-          offsets[1] > data_size) {
-        throw Error(where + ": data_offsets outside the data section");
-      }
-      at::Tensor t = at::empty(shape, at::TensorOptions().dtype(type));
-      if (static_cast<int64_t>(t.numel() * t.element_size()) != offsets[1] - offsets[0]) {
-        throw Error(where + ": shape does not match its byte range");
-      }
-      in.seekg(data_start + offsets[0]);
-      if (!in.read(static_cast<char*>(t.data_ptr()), offsets[1] - offsets[0])) {
-        throw Error(where + ": cannot read its bytes");
-      }
-      ranges.emplace_back(offsets[0], offsets[1]);
-      out.tensors.emplace(name, std::move(t));
-    } catch (const json::exception& e) {
-      throw Error(where + ": malformed entry: " + e.what());
+    if (!out.tensors.emplace(e.name, std::move(t)).second) {
+      throw ConfigError(path, "tensor '" + e.name + "' appears twice");
     }
-  }
-  std::sort(ranges.begin(), ranges.end());
-  for (size_t i = 1; i < ranges.size(); ++i) {
-    if (ranges[i].first < ranges[i - 1].second)
-      throw Error(path + ": tensors' byte ranges overlap");
   }
   return out;
 }

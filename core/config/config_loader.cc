@@ -1,8 +1,5 @@
 #include "core/config/config_loader.h"
 
-#include <fstream>
-#include <sstream>
-
 #include <google/protobuf/io/tokenizer.h>
 #include <google/protobuf/text_format.h>
 #include <google/protobuf/util/json_util.h>
@@ -11,6 +8,7 @@
 #include "core/config/config_overrides.h"
 #include "core/config/proto_paths.h"
 #include "core/errors.h"
+#include "core/input_file.h"
 
 namespace switchyard::config {
 namespace {
@@ -46,13 +44,12 @@ bool ends_with(const std::string& s, const std::string& suffix) {
          s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
+// A config is a regular file of UTF-8 text within kMaxConfigBytes (a directory, FIFO, device or
+// dangling link is refused before reading).
 std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw ConfigError(path, "cannot open config file");
-  std::ostringstream buffer;
-  buffer << in.rdbuf();
-  if (in.bad()) throw ConfigError(path, "cannot read config file");
-  return buffer.str();
+  std::string text = read_input_file({path, "config file", kMaxConfigBytes, ""});
+  require_utf8_text(text, path);
+  return text;
 }
 
 // protobuf's messages name message types ("... in message switchyard.config.ModelConfig");

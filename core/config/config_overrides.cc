@@ -84,6 +84,12 @@ void apply_override(pb::Message* message, const std::string& assignment) {
   const std::string path = trim(assignment.substr(0, eq));
   const std::string value = trim(assignment.substr(eq + 1));
   const std::vector<std::string> names = split(path, '.');
+  for (const std::string& name : names) {
+    // ".x", "a..b", "a." or "": without this check the error named an empty field path.
+    if (trim(name).empty()) {
+      throw ConfigError("--set " + assignment, "empty field name in the path '" + path + "'");
+    }
+  }
   pb::Message* current = message;
   std::string walked;
   for (size_t i = 0; i < names.size(); ++i) {

@@ -1,11 +1,10 @@
 #include "core/config/config_validation.h"
 
-#include <sys/stat.h>
-
 #include <cmath>
 #include <sstream>
 
 #include "core/errors.h"
+#include "core/input_file.h"
 
 namespace switchyard::config {
 namespace {
@@ -350,13 +349,11 @@ void check_data(const ExperimentConfig& c, const ValidationContext& ctx, Checker
             "must be in (0, 1), got " + Checker::str(d.val_fraction()));
   k.require(!d.path().empty(), "data.path", "must name a file");
   if (!ctx.check_files || d.path().empty()) return;
-  struct stat st {};
-  if (::stat(d.path().c_str(), &st) != 0) {
-    k.require(false, "data.path", "file '" + d.path() + "' does not exist");
-  } else if (!S_ISREG(st.st_mode)) {
-    k.require(false, "data.path", "'" + d.path() + "' is not a regular file");
-  } else if (st.st_size == 0) {
-    k.require(false, "data.path", "file '" + d.path() + "' is empty");
+  try {
+    const uint64_t size = check_input_file({d.path(), "corpus", kMaxCorpusBytes, "data.path"});
+    k.require(size > 0, "data.path", "file '" + d.path() + "' is empty");
+  } catch (const ConfigError& e) {
+    k.require(false, e.path(), e.reason());
   }
 }
 

@@ -72,6 +72,12 @@ TEST(ConfigOverrides, StructuralMistakes) {
   EXPECT_THAT(error_of(&c, "model.hidden_size.x=1"), HasSubstr("is not a message"));
   EXPECT_THAT(error_of(&c, "model.moe=1"), HasSubstr("is a message"));
   EXPECT_THAT(error_of(&c, "model.hidden_size"), HasSubstr("expected path.to.field=value"));
+  // Found by fuzzing (tests/fuzz/corpus/set_override/regression_empty_path_component.txt): an
+  // empty component used to give an error naming an empty path.
+  for (const char* bad : {".x=1", "model..hidden_size=1", "model.=1", " =1"}) {
+    EXPECT_THAT(error_of(&c, bad), HasSubstr("--set " + std::string(bad) + ": empty field name"))
+        << bad;
+  }
 }
 
 TEST(ConfigOverrides, FailedOverrideLeavesFieldUnchanged) {

@@ -86,7 +86,7 @@ INSTANTIATE_TEST_SUITE_P(
         Case{
             {"train.optimizer.learning_rate=-0.1"}, 4, "train.optimizer.learning_rate", "positive"},
         Case{{"data.path=/nonexistent/corpus.txt"}, 4, "data.path", "does not exist"},
-        Case{{"data.path=/tmp"}, 4, "data.path", "not a regular file"},
+        Case{{"data.path=/tmp"}, 4, "data.path", "is a directory, not a corpus"},
         Case{{"comm.ranks_per_node=3", "parallel.world_size=0", "parallel.expert_parallel_size=2",
               "train.global_batch_size=18"},
              6,

@@ -1,9 +1,12 @@
 // End-to-end tests of the `switchyard` command line: exit codes and one-line messages that name
 // the field path, for good and malformed configs.
+#include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -36,8 +39,10 @@ std::string slurp(const std::string& path) {
 // Runs switchyard with `args` from the source directory (where the default config's relative
 // data path resolves), with stdout and stderr captured separately.
 CliRun run_switchyard(const std::string& args) {
-  const std::string out = ::testing::TempDir() + "/cli_out.txt";
-  const std::string err = ::testing::TempDir() + "/cli_err.txt";
+  // Per process: TempDir() is /tmp, shared with other checkouts' test runs.
+  const std::string tag = std::to_string(::getpid());
+  const std::string out = ::testing::TempDir() + "/cli_out." + tag + ".txt";
+  const std::string err = ::testing::TempDir() + "/cli_err." + tag + ".txt";
   const std::string cmd = std::string("cd '") + SY_SOURCE_DIR + "' && '" + SY_SWITCHYARD_BIN +
                           "' " + args + " >'" + out + "' 2>'" + err + "' </dev/null";
   const int status = std::system(cmd.c_str());
@@ -45,6 +50,8 @@ CliRun run_switchyard(const std::string& args) {
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   r.out = slurp(out);
   r.err = slurp(err);
+  std::remove(out.c_str());
+  std::remove(err.c_str());
   return r;
 }
 
@@ -187,5 +194,110 @@ INSTANTIATE_TEST_SUITE_P(
                 "comm.backend"},
         BadCase{"bad_device", kSet + "parallel.device=TPU", "parallel.device"}),
     [](const ::testing::TestParamInfo<BadCase>& info) { return info.param.name; });
+
+// Every user-supplied path is checked for what it must be before anything is read or written:
+// one line naming the path and the reason, exit 2, stdout empty, no run directory created.
+class CliBadPath : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = ::testing::TempDir() + "/cli_bad_paths." + std::to_string(::getpid());
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+    ASSERT_EQ(::mkfifo((dir_ + "/fifo.pbtxt").c_str(), 0644), 0);
+    std::filesystem::create_symlink(dir_ + "/no_such_target.pbtxt", dir_ + "/dangling.pbtxt");
+    // A sparse file just over the 16 MiB bound on configs (no disk space used).
+    std::ofstream(dir_ + "/huge.pbtxt").close();
+    std::filesystem::resize_file(dir_ + "/huge.pbtxt", (16u << 20) + 1);
+    std::ofstream(dir_ + "/latin1.pbtxt", std::ios::binary) << "logging { run_dir: \"caf\xe9\" }\n";
+    std::ofstream(dir_ + "/not_a_dir.txt") << "x\n";
+    std::filesystem::create_directories(dir_ + "/run_without_metrics");
+    std::filesystem::create_directories(dir_ + "/run_bad_metrics");
+    std::ofstream(dir_ + "/run_bad_metrics/metrics.jsonl") << "{\"step\": 1, \"loss\": \"high\"}\n";
+  }
+  static void TearDownTestSuite() { std::filesystem::remove_all(dir_); }
+  static std::string dir_;
+};
+std::string CliBadPath::dir_;
+
+struct PathCase {
+  std::string args;    // with DIR standing for the fixture's directory
+  std::string names;   // the one line names this
+  std::string reason;  // ... and says this
+};
+
+void expect_refused(const std::string& args, const std::string& names, const std::string& reason) {
+  const CliRun r = run_switchyard(args);
+  EXPECT_EQ(r.exit_code, 2) << args << "\n" << r.err;
+  EXPECT_EQ(count_lines(r.err), 1) << args << "\n" << r.err;
+  EXPECT_THAT(r.err, HasSubstr(names)) << args;
+  EXPECT_THAT(r.err, HasSubstr(reason)) << args;
+  EXPECT_TRUE(r.out.empty()) << args << "\n" << r.out;
+}
+
+std::string replace_dir(std::string s, const std::string& dir) {
+  for (auto at = s.find("DIR"); at != std::string::npos; at = s.find("DIR", at + dir.size())) {
+    s.replace(at, 3, dir);
+  }
+  return s;
+}
+
+TEST_F(CliBadPath, ConfigFileThatIsNotARegularReadableFile) {
+  const std::string run_dir = dir_ + "/run_must_not_exist";
+  const std::vector<PathCase> cases = {
+      {"examples", "examples", "is a directory, not a config file"},
+      {"DIR/fifo.pbtxt", "fifo.pbtxt", "is a FIFO"},
+      {"/dev/zero", "/dev/zero", "is a character device"},
+      {"DIR/dangling.pbtxt", "dangling.pbtxt", "is a dangling symbolic link"},
+      {"DIR/huge.pbtxt", "huge.pbtxt", "more than the bound of 16777216 bytes"},
+      {"DIR/latin1.pbtxt", "latin1.pbtxt", "is not UTF-8 text"},
+      {"DIR/no_such.pbtxt", "no_such.pbtxt", "does not exist"},
+  };
+  expect_refused("config print examples", "examples", "is a directory, not a config file");
+  for (const PathCase& c : cases) {
+    const std::string file = replace_dir(c.args, dir_);
+    expect_refused("config validate " + file, c.names, c.reason);
+    expect_refused("train " + file + " --set logging.run_dir=" + run_dir, c.names, c.reason);
+    EXPECT_FALSE(std::filesystem::exists(run_dir)) << "train " << file << " wrote " << run_dir;
+  }
+}
+
+TEST_F(CliBadPath, CorpusPathThatIsNotARegularFile) {
+  const std::string run_dir = dir_ + "/run_must_not_exist";
+  const std::string base =
+      std::string(kDefault) + " --set logging.run_dir=" + run_dir + " --set data.path=";
+  for (const PathCase& c :
+       std::vector<PathCase>{{"examples", "data.path", "is a directory, not a corpus"},
+                             {"DIR/fifo.pbtxt", "data.path", "is a FIFO"},
+                             {"/dev/zero", "data.path", "is a character device"},
+                             {"DIR/dangling.pbtxt", "data.path", "is a dangling symbolic link"}}) {
+    const std::string path = replace_dir(c.args, dir_);
+    expect_refused("config validate " + base + path, c.names, c.reason);
+    // train under no launcher: one process, a dense model, refused before anything is written.
+    expect_refused("train " + base + path +
+                       " --set parallel.world_size=0 --set parallel.expert_parallel_size=1"
+                       " --set comm.ranks_per_node=0",
+                   c.names, c.reason);
+    EXPECT_FALSE(std::filesystem::exists(run_dir)) << path;
+  }
+}
+
+TEST_F(CliBadPath, CheckpointAndRunDirectories) {
+  for (const PathCase& c : std::vector<PathCase>{
+           {"DIR/not_a_dir.txt", "not_a_dir.txt", "is a regular file, not a checkpoint directory"},
+           {"DIR/dangling.pbtxt", "dangling.pbtxt", "is a dangling symbolic link"},
+           {"/dev/zero", "/dev/zero", "is a character device, not a checkpoint directory"},
+           {"DIR/run_without_metrics", "run_without_metrics", "no readable manifest.pbtxt"}}) {
+    expect_refused("generate --prompt hi --checkpoint " + replace_dir(c.args, dir_), c.names,
+                   c.reason);
+  }
+  for (const PathCase& c : std::vector<PathCase>{
+           {"DIR/not_a_dir.txt", "not_a_dir.txt", "is a regular file, not a run directory"},
+           {"DIR/fifo.pbtxt", "fifo.pbtxt", "is a FIFO (named pipe), not a run directory"},
+           {"DIR/run_without_metrics", "metrics.jsonl", "does not exist"},
+           {"DIR/run_bad_metrics", "metrics.jsonl", "line 1 is not a metrics record"}}) {
+    expect_refused("plot " + replace_dir(c.args, dir_), c.names, c.reason);
+  }
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/run_bad_metrics/plot_train.dat"));
+}
 
 }  // namespace

@@ -77,7 +77,7 @@ TEST(Corpus, ReadsUint16Tokens) {
 
 TEST(Corpus, ErrorsNameTheFieldInOneLine) {
   EXPECT_THAT(error_of([] { load_corpus(text_options("/nonexistent/x.txt", 4)); }),
-              HasSubstr("data.path: cannot open '/nonexistent/x.txt'"));
+              HasSubstr("data.path: '/nonexistent/x.txt' does not exist"));
   EXPECT_THAT(error_of([] { load_corpus(text_options(write_file("e.txt", ""), 4)); }),
               HasSubstr("is empty"));
   EXPECT_THAT(error_of([] { load_corpus(text_options(write_file("s.txt", "short text"), 64)); }),

@@ -77,6 +77,16 @@ if [ "$mode" = kill ]; then
         --set parallel.expert_parallel_size=1 --set comm.ranks_per_node=0
         --set parallel.threads_per_rank=1 --set checkpoint.every_steps=1 --set checkpoint.keep_last=2
         --set logging.run_dir="$run")
+  # A first run killed once its first checkpoint exists (start-up takes seconds on a loaded
+  # machine, longer than the fixed delays below), so that some checkpoint must survive.
+  "$bin" "${args[@]}" --set train.num_steps=100000 >"$work/killed.log" 2>&1 &
+  pid=$!
+  for _ in $(seq 1 600); do
+    ls "$run/checkpoints" 2>/dev/null | grep -q '^step-' && break
+    sleep 0.1
+  done
+  kill -9 "$pid"
+  wait "$pid" 2>/dev/null || true
   for delay in 0.7 1.3 2.1 2.9; do
     "$bin" "${args[@]}" --set train.num_steps=100000 >"$work/killed.log" 2>&1 &
     pid=$!

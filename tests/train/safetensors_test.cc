@@ -117,5 +117,58 @@ TEST(Safetensors, RejectsMalformedFiles) {
       HasSubstr("overlap"));
 }
 
+// The header is validated before any allocation it sizes: shapes whose byte count overflows or
+// exceeds the file, negative or fractional dimensions, offsets past the end and malformed
+// metadata are refused with a ConfigError (exit 2 in the tool), never a bad_alloc or a crash.
+TEST(Safetensors, RefusesHeadersThatWouldSizeAnAllocationWrongly) {
+  struct Case {
+    std::string header;
+    std::string data;
+    std::string reason;
+  };
+  const std::vector<Case> cases = {
+      {R"({"t":{"dtype":"F32","shape":[1099511627776,1099511627776],"data_offsets":[0,4]}})",
+       "1234", "shape does not match"},
+      {R"({"t":{"dtype":"F64","shape":[4611686018427387904,4],"data_offsets":[0,0]}})", "",
+       "shape does not match"},
+      {R"({"t":{"dtype":"F32","shape":[1000000000000],"data_offsets":[0,4000000000000]}})", "1234",
+       "outside the data section"},
+      {R"({"t":{"dtype":"U8","shape":[-1],"data_offsets":[0,1]}})", "1", "non-negative"},
+      {R"({"t":{"dtype":"U8","shape":[1.5],"data_offsets":[0,1]}})", "1", "non-negative"},
+      {R"({"t":{"dtype":"U8","shape":[1],"data_offsets":[18446744073709551615,1]}})", "1",
+       "outside the data section"},
+      {R"({"t":{"dtype":"U8","shape":[1]}})", "1", "data_offsets"},
+      {R"({"t":[1,2]})", "", "not a JSON object"},
+      {R"({"__metadata__":{"k":5}})", "", "not a string"},
+      {R"({"__metadata__":[]})", "", "__metadata__ is not a JSON object"},
+      {R"([1,2,3])", "", "header is not a JSON object"},
+  };
+  for (const Case& c : cases) {
+    const std::string path = temp("bad_header.safetensors");
+    std::ofstream(path, std::ios::binary) << with_header(c.header, c.data);
+    try {
+      read_safetensors(path);
+      ADD_FAILURE() << c.header << " was accepted";
+    } catch (const ConfigError& e) {
+      EXPECT_THAT(e.what(), HasSubstr(c.reason)) << c.header;
+      EXPECT_THAT(e.what(), HasSubstr(path));
+    }
+  }
+}
+
+// A file cut short anywhere (inside the size, the header or the data) is refused.
+TEST(Safetensors, RefusesEveryTruncation) {
+  const std::string path = temp("whole.safetensors");
+  write_safetensors(path, {{"w", at::arange(12, at::kFloat).reshape({3, 4})}});
+  std::ifstream in(path, std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  ASSERT_GT(bytes.size(), 56u);
+  for (size_t cut = 0; cut < bytes.size(); ++cut) {
+    const std::string truncated = temp("cut.safetensors");
+    std::ofstream(truncated, std::ios::binary) << bytes.substr(0, cut);
+    EXPECT_THROW(read_safetensors(truncated), ConfigError) << "cut at " << cut;
+  }
+}
+
 }  // namespace
 }  // namespace switchyard::train
