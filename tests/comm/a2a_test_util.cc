@@ -97,6 +97,7 @@ at::Tensor reference_all_to_all(MPI_Comm comm,
     int64_t offset = 0;  // rows of s's input before its block for `me`
     for (int d = 0; d < me; ++d) offset += count_matrix[s * P + d];
     const int64_t n = count_matrix[s * P + me] * row_bytes;
+    if (n == 0) continue;  // dst may be null when nothing is received (UBSan: memcpy(nullptr))
     std::memcpy(dst, all.data() + displs[s] + offset * row_bytes, static_cast<size_t>(n));
     dst += n;
   }
