@@ -29,26 +29,17 @@ at::Tensor HierarchicalAllToAll::exchange(const at::Tensor& input, const AllToAl
   auto cnt = [&layout](int s, int d) { return layout.count(s, d); };
   const int64_t bytes = row_bytes(input);
   const at::Tensor in = input.contiguous();
-  // Row offsets of the input ([dst rank] blocks) and of the output ([src rank] blocks).
-  std::vector<int64_t> in_off = exclusive_prefix_sum(layout.send_counts());
-  std::vector<int64_t> out_off = exclusive_prefix_sum(layout.recv_counts());
+  const BlockOffsets off = block_offsets(layout);
+  const std::vector<int64_t>& in_off = off.in;    // [dst rank]
+  const std::vector<int64_t>& out_off = off.out;  // [src rank]
   // Stage: rows relayed by this rank, [dst node n != n_r][src local g' != l], blocks
   // cnt[(n_r,g')][(n,l)]; stage_off[n * G + g'].
-  std::vector<int64_t> stage_off(static_cast<size_t>(N) * G, 0);
   int64_t stage_rows = 0;
-  for (int n = 0; n < N; ++n) {
-    for (int g = 0; g < G; ++g) {
-      if (n == n_r || g == l) continue;
-      stage_off[static_cast<size_t>(n) * G + g] = stage_rows;
-      stage_rows += cnt(rank_of(n_r, g), rank_of(n, l));
-    }
-  }
-  std::vector<int64_t> out_sizes = in.sizes().vec();
-  out_sizes[0] = layout.total_recv_rows();
-  at::Tensor out = output_.get(out_sizes, in.options());  // [total_recv, ...] by src rank
-  std::vector<int64_t> stage_sizes = out_sizes;
-  stage_sizes[0] = stage_rows;
-  at::Tensor stage = phase1_buffer_.get(stage_sizes, in.options());  // [stage_rows, ...]
+  const std::vector<int64_t> stage_off = grid_offsets(
+      N, G, [&](int n, int g) { return n == n_r || g == l; },
+      [&](int n, int g) { return cnt(rank_of(n_r, g), rank_of(n, l)); }, &stage_rows);
+  at::Tensor out = rows_like(output_, in, layout.total_recv_rows());  // [total_recv, ...] by src
+  at::Tensor stage = rows_like(phase1_buffer_, in, stage_rows);       // [stage_rows, ...]
 
   // Phase 1, intra-node: to local g, the blocks for (n, g) of every node n, straight from the
   // input, in node order; from local g', the blocks for (n, l): this node's into the output,

@@ -28,25 +28,17 @@ at::Tensor InterFirstAllToAll::exchange(const at::Tensor& input, const AllToAllL
   auto cnt = [&layout](int s, int d) { return layout.count(s, d); };
   const int64_t bytes = row_bytes(input);
   const at::Tensor in = input.contiguous();
-  std::vector<int64_t> in_off = exclusive_prefix_sum(layout.send_counts());   // [dst rank]
-  std::vector<int64_t> out_off = exclusive_prefix_sum(layout.recv_counts());  // [src rank]
+  const BlockOffsets off = block_offsets(layout);
+  const std::vector<int64_t>& in_off = off.in;    // [dst rank]
+  const std::vector<int64_t>& out_off = off.out;  // [src rank]
   // Stage: rows relayed by this rank, [dst local g != l][src node n' != n_r], blocks
   // cnt[(n',l)][(n_r,g)]; stage_off[g * N + n'].
-  std::vector<int64_t> stage_off(static_cast<size_t>(G) * N, 0);
   int64_t stage_rows = 0;
-  for (int g = 0; g < G; ++g) {
-    for (int n = 0; n < N; ++n) {
-      if (g == l || n == n_r) continue;
-      stage_off[static_cast<size_t>(g) * N + n] = stage_rows;
-      stage_rows += cnt(rank_of(n, l), rank_of(n_r, g));
-    }
-  }
-  std::vector<int64_t> out_sizes = in.sizes().vec();
-  out_sizes[0] = layout.total_recv_rows();
-  at::Tensor out = output_.get(out_sizes, in.options());  // [total_recv, ...] by src rank
-  std::vector<int64_t> stage_sizes = out_sizes;
-  stage_sizes[0] = stage_rows;
-  at::Tensor stage = phase1_buffer_.get(stage_sizes, in.options());  // [stage_rows, ...]
+  const std::vector<int64_t> stage_off = grid_offsets(
+      G, N, [&](int g, int n) { return g == l || n == n_r; },
+      [&](int g, int n) { return cnt(rank_of(n, l), rank_of(n_r, g)); }, &stage_rows);
+  at::Tensor out = rows_like(output_, in, layout.total_recv_rows());  // [total_recv, ...] by src
+  at::Tensor stage = rows_like(phase1_buffer_, in, stage_rows);       // [stage_rows, ...]
 
   // Phase 1, inter-node among the ranks with local index l: to node n, the blocks for (n, g) of
   // every local g, straight from the input; from node n', its blocks for (n_r, g): the one for

@@ -30,11 +30,10 @@ at::Tensor LeaderAllToAll::exchange(const at::Tensor& input, const AllToAllLayou
   auto cnt = [&layout](int s, int d) { return layout.count(s, d); };
   const int64_t bytes = row_bytes(input);
   const at::Tensor in = input.contiguous();
-  const std::vector<int64_t> in_off = exclusive_prefix_sum(layout.send_counts());   // [dst]
-  const std::vector<int64_t> out_off = exclusive_prefix_sum(layout.recv_counts());  // [src]
-  std::vector<int64_t> sizes = in.sizes().vec();
-  sizes[0] = layout.total_recv_rows();
-  at::Tensor out = output_.get(sizes, in.options());  // [total_recv, ...] by source rank
+  const BlockOffsets off = block_offsets(layout);
+  const std::vector<int64_t>& in_off = off.in;                        // [dst rank]
+  const std::vector<int64_t>& out_off = off.out;                      // [src rank]
+  at::Tensor out = rows_like(output_, in, layout.total_recv_rows());  // [total_recv, ...] by src
 
   // The leader's buffers (empty elsewhere): X = rows relayed to other nodes,
   // [dst node n != n_r][dst local g][src local g' != 0]; S = rows for this node's other ranks,
@@ -66,10 +65,8 @@ at::Tensor LeaderAllToAll::exchange(const at::Tensor& input, const AllToAllLayou
       }
     }
   }
-  sizes[0] = x_rows;
-  at::Tensor x = x_buffer_.get(sizes, in.options());  // [x_rows, ...]
-  sizes[0] = s_rows;
-  at::Tensor sc = s_buffer_.get(sizes, in.options());  // [s_rows, ...]
+  at::Tensor x = rows_like(x_buffer_, in, x_rows);   // [x_rows, ...]
+  at::Tensor sc = rows_like(s_buffer_, in, s_rows);  // [s_rows, ...]
 
   // Gather: every other local rank sends the leader its rows, one block per destination rank;
   // the leader puts each where it leaves from (X, S) or ends (its own output).

@@ -7,11 +7,14 @@
 // start it with check_layout().
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string_view>
+#include <vector>
 
 #include "comm/all_to_all.h"
 #include "comm/communicator.h"
+#include "comm/reusable_buffer.h"
 
 namespace switchyard::comm {
 
@@ -35,6 +38,24 @@ class TwoLevelAllToAll : public AllToAll {
   // The layout checks every exchange starts with (collective when the layout is verified);
   // two-level exchanges need the full count matrix.
   void check_layout(const at::Tensor& input, const AllToAllLayout& layout);
+
+  // Row offsets of the blocks of an exchange: in[d] of the input's block for rank d, out[s] of
+  // the output's block from rank s (prefix sums of the layout's send and receive counts).
+  struct BlockOffsets {
+    std::vector<int64_t> in;   // [P]
+    std::vector<int64_t> out;  // [P]
+  };
+  static BlockOffsets block_offsets(const AllToAllLayout& layout);
+  // Offsets of an outer x inner grid of blocks laid out in [o][i] order, skipping the (o, i) for
+  // which skip(o, i) holds (their offset stays 0); rows(o, i) = a block's rows. Returns the
+  // offsets [outer * inner] and sets *total to the rows of the grid.
+  static std::vector<int64_t> grid_offsets(int outer,
+                                           int inner,
+                                           const std::function<bool(int, int)>& skip,
+                                           const std::function<int64_t(int, int)>& rows,
+                                           int64_t* total);
+  // A tensor like `like` (trailing dims, dtype, device) with `rows` rows, from `buffer`.
+  static at::Tensor rows_like(ReusableBuffer& buffer, const at::Tensor& like, int64_t rows);
 
   std::shared_ptr<Communicator> group_;
   std::shared_ptr<Communicator> intra_;
