@@ -1,7 +1,7 @@
 // `switchyard bench moe-layer [--tokens T] [--hidden d] [--ffn F] [--experts E] [--top-k k]
 //                            [--capacity-factors 0,1.25] [--iters N] [--warmup N]
 //                            [--threads N] [--intra-op-threads N] [--ranks-per-node G]
-//                            [--hierarchical [--dedup]] [--json FILE]`
+//                            [--hierarchical [--dedup]] [--overlap-chunks 1,4] [--json FILE]`
 //
 // Forward + backward of one MoE layer (top-k softmax router, GELU experts, batched compute,
 // load-balancing loss) on T tokens per rank, for each capacity factor (0 = dropless), against the
@@ -57,6 +57,7 @@ struct MoeBenchArgs {
   int ranks_per_node = 0;
   bool hierarchical = false;
   bool dedup = false;
+  std::string overlap_chunks = "1";
   std::string json;
   bool help = false;
 };
@@ -149,73 +150,88 @@ int run(const MoeBenchArgs& a) {
           size, threads, at::get_num_threads(), static_cast<long long>(a.tokens),
           static_cast<long long>(a.hidden), static_cast<long long>(a.ffn),
           static_cast<long long>(a.experts), static_cast<long long>(a.top_k), a.iters);
-      std::printf("%-14s %12s %12s %12s %14s %8s %9s\n", "mode", "moe_ms", "dense_ms", "ratio",
-                  "tokens/s", "dropped", "a2a");
+      std::printf("%-14s %6s %12s %12s %12s %12s %14s %8s %9s\n", "mode", "chunks", "moe_ms",
+                  "moe_fwd_ms", "dense_ms", "ratio", "tokens/s", "dropped", "a2a");
     }
     for (double cf : parse_factors(a.capacity_factors)) {
-      models::MoEBuildOptions o;
-      o.router.hidden_size = a.hidden;
-      o.router.num_experts = a.experts;
-      o.router.top_k = a.top_k;
-      o.router.init_std = 0.02;
-      o.layer.hidden_size = a.hidden;
-      o.layer.num_experts = a.experts;
-      o.layer.capacity.capacity_factor = cf;
-      o.layer.capacity.top_k = a.top_k;
-      o.experts.hidden_size = a.hidden;
-      o.experts.ffn_hidden_size = a.ffn;
-      models::AuxLossCollector aux;
-      models::MoELayer layer = models::build_moe_layer(o, parallel, &aux);
-      double dropped = 0.0;
-      auto moe_step = [&](int64_t step) {
-        aux.clear();
-        models::MoEForwardArgs args;
-        args.step = step;
-        models::MoEOutput out = layer->forward(x, args);
-        ((out.output * grad_out).sum() + aux.weighted_sum()).backward();
-        layer->zero_grad();
-        x.mutable_grad().reset();
-        dropped = out.stats.dropped_fraction;
-      };
-      std::vector<double> moe_times;
-      std::vector<double> dense_times;
-      for (int it = 0; it < a.warmup + a.iters; ++it) {
-        world->barrier()->wait();
-        auto t0 = Clock::now();
-        moe_step(it);
-        const double moe = max_over(*world, seconds_since(t0));
-        world->barrier()->wait();
-        t0 = Clock::now();
-        dense_step();
-        const double dense = max_over(*world, seconds_since(t0));
-        if (it >= a.warmup) {
-          moe_times.push_back(moe);
-          dense_times.push_back(dense);
+      for (double chunks_value : parse_factors(a.overlap_chunks)) {
+        const int chunks = static_cast<int>(chunks_value);
+        parallel.overlap_chunks = chunks;
+        models::MoEBuildOptions o;
+        o.router.hidden_size = a.hidden;
+        o.router.num_experts = a.experts;
+        o.router.top_k = a.top_k;
+        o.router.init_std = 0.02;
+        o.layer.hidden_size = a.hidden;
+        o.layer.num_experts = a.experts;
+        o.layer.capacity.capacity_factor = cf;
+        o.layer.capacity.top_k = a.top_k;
+        o.experts.hidden_size = a.hidden;
+        o.experts.ffn_hidden_size = a.ffn;
+        models::AuxLossCollector aux;
+        models::MoELayer layer = models::build_moe_layer(o, parallel, &aux);
+        double dropped = 0.0;
+        double forward_s = 0.0;
+        auto moe_step = [&](int64_t step) {
+          aux.clear();
+          models::MoEForwardArgs args;
+          args.step = step;
+          const auto f0 = Clock::now();
+          models::MoEOutput out = layer->forward(x, args);
+          forward_s = seconds_since(f0);
+          ((out.output * grad_out).sum() + aux.weighted_sum()).backward();
+          layer->zero_grad();
+          x.mutable_grad().reset();
+          dropped = out.stats.dropped_fraction;
+        };
+        std::vector<double> moe_times;
+        std::vector<double> forward_times;
+        std::vector<double> dense_times;
+        for (int it = 0; it < a.warmup + a.iters; ++it) {
+          world->barrier()->wait();
+          auto t0 = Clock::now();
+          moe_step(it);
+          const double moe = max_over(*world, seconds_since(t0));
+          const double forward = max_over(*world, forward_s);
+          world->barrier()->wait();
+          t0 = Clock::now();
+          dense_step();
+          const double dense = max_over(*world, seconds_since(t0));
+          if (it >= a.warmup) {
+            moe_times.push_back(moe);
+            forward_times.push_back(forward);
+            dense_times.push_back(dense);
+          }
         }
+        const double moe_s = median(moe_times);
+        const double dense_s = median(dense_times);
+        const double forward_med = median(forward_times);
+        const double tokens_per_s = static_cast<double>(a.tokens * size) / moe_s;
+        const std::string mode =
+            cf > 0 ? "capacity " + std::to_string(cf).substr(0, 4) : "dropless";
+        const std::string a2a = size == 1         ? "local"
+                                : !a.hierarchical ? "flat"
+                                : a.dedup         ? "hier+dedup"
+                                                  : "hier";
+        if (rank == 0) {
+          std::printf("%-14s %6d %12.2f %12.2f %12.2f %12.3f %14.0f %8.3f %9s\n", mode.c_str(),
+                      chunks, moe_s * 1e3, forward_med * 1e3, dense_s * 1e3, moe_s / dense_s,
+                      tokens_per_s, dropped, a2a.c_str());
+        }
+        results.push_back({{"mode", mode},
+                           {"capacity_factor", cf},
+                           {"overlap_chunks", chunks},
+                           {"moe_ms", moe_s * 1e3},
+                           {"moe_forward_ms", forward_med * 1e3},
+                           {"dense_ms", dense_s * 1e3},
+                           {"ratio", moe_s / dense_s},
+                           {"tokens_per_s", tokens_per_s},
+                           {"dropped_fraction", dropped},
+                           {"ranks", size},
+                           {"threads_per_rank", threads},
+                           {"intra_op_threads", at::get_num_threads()},
+                           {"all_to_all", a2a}});
       }
-      const double moe_s = median(moe_times);
-      const double dense_s = median(dense_times);
-      const double tokens_per_s = static_cast<double>(a.tokens * size) / moe_s;
-      const std::string mode = cf > 0 ? "capacity " + std::to_string(cf).substr(0, 4) : "dropless";
-      const std::string a2a = size == 1         ? "local"
-                              : !a.hierarchical ? "flat"
-                              : a.dedup         ? "hier+dedup"
-                                                : "hier";
-      if (rank == 0) {
-        std::printf("%-14s %12.2f %12.2f %12.3f %14.0f %8.3f %9s\n", mode.c_str(), moe_s * 1e3,
-                    dense_s * 1e3, moe_s / dense_s, tokens_per_s, dropped, a2a.c_str());
-      }
-      results.push_back({{"mode", mode},
-                         {"capacity_factor", cf},
-                         {"moe_ms", moe_s * 1e3},
-                         {"dense_ms", dense_s * 1e3},
-                         {"ratio", moe_s / dense_s},
-                         {"tokens_per_s", tokens_per_s},
-                         {"dropped_fraction", dropped},
-                         {"ranks", size},
-                         {"threads_per_rank", threads},
-                         {"intra_op_threads", at::get_num_threads()},
-                         {"all_to_all", a2a}});
     }
     if (rank == 0 && !a.json.empty()) std::ofstream(a.json) << results.dump(2) << "\n";
   }
@@ -246,11 +262,18 @@ int run_bench_moe_layer(const std::vector<std::string>& args) {
       "hierarchical", po::bool_switch(&parsed.hierarchical), "hierarchical all-to-all")(
       "dedup", po::bool_switch(&parsed.dedup),
       "with --hierarchical: node-deduplicated dispatch (docs/dedup.md)")(
+      "overlap-chunks", po::value(&parsed.overlap_chunks)->default_value("1"),
+      "comma-separated comm.overlap_chunks values to compare (1 = no overlap; docs/overlap.md)")(
       "json", po::value(&parsed.json), "also write the results to this JSON file");
   if (!parse_bench_args(
           args, options, parsed.help, "[mpirun -np N] switchyard bench moe-layer [options]",
           "Forward+backward of one MoE layer vs the dense GEMM chains of the same FLOPs.")) {
     return kExitOk;
+  }
+  for (double c : parse_factors(parsed.overlap_chunks)) {
+    if (c < 1 || c > 64 || c != static_cast<int>(c)) {
+      throw UsageError{"bench moe-layer", "--overlap-chunks: integers from 1 to 64"};
+    }
   }
   if (parsed.dedup && !parsed.hierarchical) {
     throw UsageError{"bench moe-layer", "--dedup needs --hierarchical"};

@@ -75,8 +75,11 @@ Experiment build_experiment(const config::ExperimentConfig& c,
       dedup = comm::make_node_phase_all_to_alls(groups);
     }
     if (groups.world->rank() == 0) {
-      spdlog::info("MoE token exchange: {}{}", comm::algorithm_name(algorithm),
-                   dedup.inter_node != nullptr ? " with node deduplication" : "");
+      spdlog::info("MoE token exchange: {}{}{}", comm::algorithm_name(algorithm),
+                   dedup.inter_node != nullptr ? " with node deduplication" : "",
+                   c.comm().overlap_chunks() > 1
+                       ? ", pipelined in " + std::to_string(c.comm().overlap_chunks()) + " chunks"
+                       : std::string());
     }
   }
   e.moe = std::make_shared<models::MoEState>(groups.host_world, all_to_all,
@@ -99,6 +102,7 @@ Experiment build_experiment(const config::ExperimentConfig& c,
       parallel.host_batch_group = groups.host_world;
       parallel.dedup_inter_node = dedup.inter_node;
       parallel.dedup_intra_node = dedup.intra_node;
+      parallel.overlap_chunks = c.comm().overlap_chunks();
     }
     models::MoELayer moe =
         models::build_moe_layer(options, parallel, e.moe->aux_losses(), extensions.routers);

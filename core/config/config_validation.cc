@@ -42,6 +42,8 @@ void check_comm(const ExperimentConfig& c, int world, Checker& k) {
   const CommConfig& comm = c.comm();
   k.non_negative(comm.ranks_per_node(), "comm.ranks_per_node");
   k.positive(comm.timeout_ms(), "comm.timeout_ms");
+  k.require(comm.overlap_chunks() >= 1 && comm.overlap_chunks() <= 64, "comm.overlap_chunks",
+            "must be between 1 and 64, got " + Checker::str(comm.overlap_chunks()));
   if (world > 0 && comm.ranks_per_node() > 0) {
     k.require(world % comm.ranks_per_node() == 0, "comm.ranks_per_node",
               "must divide the world size (" + Checker::str(world) + "), got " +

@@ -5,15 +5,19 @@
 #include "comm/a2a/expert_layout.h"
 #include "comm/all_to_all_function.h"
 #include "core/check.h"
+#include "models/moe/pipelined_expert_pass.h"
 
 namespace switchyard::models {
 
 AllToAllDispatcher::AllToAllDispatcher(std::shared_ptr<comm::Communicator> host_expert,
                                        std::shared_ptr<comm::AllToAll> all_to_all,
-                                       int64_t num_experts)
+                                       int64_t num_experts,
+                                       int overlap_chunks)
     : host_expert_(std::move(host_expert)),
       all_to_all_(std::move(all_to_all)),
-      num_experts_(num_experts) {
+      num_experts_(num_experts),
+      overlap_chunks_(overlap_chunks) {
+  SY_CHECK_GE(overlap_chunks_, 1) << "comm.overlap_chunks must be >= 1";
   SY_CHECK(host_expert_ != nullptr && all_to_all_ != nullptr) << "EP group and all-to-all";
   const int64_t ep_size = host_expert_->size();
   SY_CHECK_EQ(all_to_all_->group_size(), ep_size) << "all-to-all strategy vs EP group";
@@ -52,6 +56,23 @@ at::Tensor AllToAllDispatcher::combine(const at::Tensor& expert_output,
   at::Tensor back = comm::all_to_all_autograd(all_to_all_, by_source,
                                               handle.layout.transposed());  // [N, H]
   return combine_rows(back, handle.plan, expert_output.scalar_type());
+}
+
+AllToAllDispatcher::~AllToAllDispatcher() = default;
+
+ExpertPass AllToAllDispatcher::run_experts(const at::Tensor& tokens,
+                                           const DispatchPlan& plan,
+                                           Experts& experts) {
+  if (overlap_chunks_ <= 1) return TokenDispatcher::run_experts(tokens, plan, experts);
+  PipelinedPass pass;
+  pass.host_expert = host_expert_.get();
+  pass.all_to_all = all_to_all_;
+  pass.chunks = overlap_chunks_;
+  if (!tokens.is_cuda()) {
+    if (worker_ == nullptr) worker_ = std::make_shared<comm::ExchangeWorker>();
+    pass.worker = worker_;
+  }
+  return pipelined_expert_pass(tokens, plan, experts, pass);
 }
 
 }  // namespace switchyard::models

@@ -11,12 +11,17 @@
 //   4. regroup to (local expert, source rank)                   [R, H], tokens_per_expert [L]
 // combine: inverse regroup, all-to-all back (transposed layout), weighted scatter-add [T, H].
 // Collective over the EP group, also for ranks with zero tokens.
+//
+// overlap_chunks > 1 (comm.overlap_chunks): run_experts pipelines the exchange with the experts
+// (pipelined_expert_pass.h), on a worker thread for CPU tensors and inline (chunked, not
+// overlapped) for CUDA tensors.
 #pragma once
 
 #include <memory>
 
 #include "comm/all_to_all.h"
 #include "comm/communicator.h"
+#include "comm/exchange_worker.h"
 #include "models/moe/token_dispatcher.h"
 
 namespace switchyard::models {
@@ -27,10 +32,15 @@ class AllToAllDispatcher : public TokenDispatcher {
   // over the same ranks.
   AllToAllDispatcher(std::shared_ptr<comm::Communicator> host_expert,
                      std::shared_ptr<comm::AllToAll> all_to_all,
-                     int64_t num_experts);
+                     int64_t num_experts,
+                     int overlap_chunks = 1);
+  ~AllToAllDispatcher() override;
 
   DispatchedTokens dispatch(const at::Tensor& tokens, const DispatchPlan& plan) override;
   at::Tensor combine(const at::Tensor& expert_output, const DispatchHandle& handle) override;
+  ExpertPass run_experts(const at::Tensor& tokens,
+                         const DispatchPlan& plan,
+                         Experts& experts) override;
   int64_t num_local_experts() const override { return num_local_experts_; }
   int64_t first_local_expert() const override { return first_local_expert_; }
 
@@ -40,6 +50,8 @@ class AllToAllDispatcher : public TokenDispatcher {
   int64_t num_experts_;
   int64_t num_local_experts_;
   int64_t first_local_expert_;
+  int overlap_chunks_;
+  std::shared_ptr<comm::ExchangeWorker> worker_;  // made at the first pipelined CPU pass
 };
 
 }  // namespace switchyard::models

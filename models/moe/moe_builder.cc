@@ -180,11 +180,16 @@ MoELayer build_moe_layer(const MoEBuildOptions& options,
                                                      std::to_string(parallel.expert_group->size()));
     }
     if (parallel.dedup_inter_node != nullptr && parallel.dedup_intra_node != nullptr) {
+      if (parallel.overlap_chunks > 1) {
+        throw ConfigError("comm.overlap_chunks",
+                          "the node-deduplicated exchange does not pipeline yet: set "
+                          "comm.deduplicate_tokens false to overlap, or overlap_chunks 1");
+      }
       dispatcher = std::make_shared<NodeDedupDispatcher>(host_expert, parallel.dedup_inter_node,
                                                          parallel.dedup_intra_node, num_experts);
     } else {
-      dispatcher =
-          std::make_shared<AllToAllDispatcher>(host_expert, parallel.all_to_all, num_experts);
+      dispatcher = std::make_shared<AllToAllDispatcher>(host_expert, parallel.all_to_all,
+                                                        num_experts, parallel.overlap_chunks);
     }
   } else {
     dispatcher = std::make_shared<LocalDispatcher>(num_experts);

@@ -42,6 +42,9 @@ struct MoEParallel {
   // NodeDedupDispatcher instead of `all_to_all` (which the token shuffle still uses).
   std::shared_ptr<comm::AllToAll> dedup_inter_node;
   std::shared_ptr<comm::AllToAll> dedup_intra_node;
+  // comm.overlap_chunks: > 1 pipelines the all-to-all dispatcher's exchange with the experts
+  // (pipelined_expert_pass.h). Not with the node-deduplicated dispatcher (ConfigError).
+  int overlap_chunks = 1;
 };
 
 // hidden_size, seq_len: from ModelConfig. seed: TrainConfig.seed. ep_num_nodes resolves

@@ -227,18 +227,20 @@ MoEOutput MoELayerImpl::forward(const at::Tensor& x, const MoEForwardArgs& args)
                               context);
   }
   const Clock::time_point t1 = Clock::now();
-  DispatchedTokens dispatched = dispatcher_->dispatch(tokens.to(payload_dtype), plan);  // [R, H]
+  // dispatch -> experts -> combine (pipelined with comm.overlap_chunks > 1)
+  ExpertPass pass = dispatcher_->run_experts(tokens.to(payload_dtype), plan, *experts_);
   const Clock::time_point t2 = Clock::now();
-  at::Tensor expert_out = experts_->forward(dispatched.tokens, dispatched.tokens_per_expert);
+  at::Tensor combined = pass.combined;                                   // [T', H]
+  if (shuffled) combined = shuffle_->inverse(combined, shuffle_handle);  // [T, H]
   const Clock::time_point t3 = Clock::now();
-  at::Tensor combined = dispatcher_->combine(expert_out, dispatched.handle);  // [T', H]
-  if (shuffled) combined = shuffle_->inverse(combined, shuffle_handle);       // [T, H]
-  const Clock::time_point t4 = Clock::now();
 
   MoEOutput out;
-  out.timing = MoETiming{seconds_between(t0, t1) - shuffle_seconds,
-                         seconds_between(t1, t2) + shuffle_seconds, seconds_between(t2, t3),
-                         seconds_between(t3, t4)};
+  // The pass's own split of t1..t2; its overhead outside the three parts counts as combine.
+  const double pass_rest =
+      seconds_between(t1, t2) - pass.dispatch_seconds - pass.expert_seconds - pass.combine_seconds;
+  out.timing =
+      MoETiming{seconds_between(t0, t1) - shuffle_seconds, pass.dispatch_seconds + shuffle_seconds,
+                pass.expert_seconds, pass.combine_seconds + pass_rest + seconds_between(t2, t3)};
   out.output = combined.to(x.scalar_type()).view(x.sizes());
   out.stats = compute_routing_stats(routing, plan);
   count_cross_node_rows(plan, context.group_sizes, context.group_nodes, options_.num_nodes,
@@ -246,9 +248,9 @@ MoEOutput MoELayerImpl::forward(const at::Tensor& x, const MoEForwardArgs& args)
   // Inter-node accounting of the dispatch, with and without node deduplication.
   const int64_t row_bytes = hidden * static_cast<int64_t>(c10::elementSize(payload_dtype));
   out.stats.inter_node_bytes_without_dedup = out.stats.cross_node_rows * row_bytes;
-  if (dispatched.handle.inter_node_rows >= 0) {
-    out.stats.inter_node_rows = dispatched.handle.inter_node_rows;
-    out.stats.inter_node_bytes = dispatched.handle.inter_node_bytes;
+  if (pass.handle.inter_node_rows >= 0) {
+    out.stats.inter_node_rows = pass.handle.inter_node_rows;
+    out.stats.inter_node_bytes = pass.handle.inter_node_bytes;
   } else {
     out.stats.inter_node_rows = out.stats.cross_node_rows;
     out.stats.inter_node_bytes = out.stats.inter_node_bytes_without_dedup;

@@ -20,6 +20,7 @@
 
 namespace switchyard::models {
 
+class Experts;          // experts.h
 struct NodeDedupState;  // node_dedup_dispatcher.h
 
 struct DispatchHandle {
@@ -43,6 +44,17 @@ struct DispatchedTokens {
   DispatchHandle handle;
 };
 
+// One pass of the tokens through the experts: dispatch, expert compute, combine.
+struct ExpertPass {
+  at::Tensor combined;    // [T, H] in the tokens' dtype
+  DispatchHandle handle;  // of the dispatch (the pipelined pass: of the whole exchange)
+  // Wall time of the caller's thread. Pipelined (comm.overlap_chunks > 1): dispatch = waiting for
+  // dispatched chunks (the exchange time not hidden behind the experts), combine likewise.
+  double dispatch_seconds = 0.0;
+  double expert_seconds = 0.0;
+  double combine_seconds = 0.0;
+};
+
 class TokenDispatcher {
  public:
   virtual ~TokenDispatcher() = default;
@@ -50,6 +62,11 @@ class TokenDispatcher {
   virtual DispatchedTokens dispatch(const at::Tensor& tokens, const DispatchPlan& plan) = 0;
   // expert_output: [R, H] in the order of DispatchedTokens::tokens -> [T, H] (tokens' dtype).
   virtual at::Tensor combine(const at::Tensor& expert_output, const DispatchHandle& handle) = 0;
+  // dispatch -> experts.forward -> combine. Dispatchers that overlap the exchange with the
+  // experts' compute override it; the default runs the three in sequence.
+  virtual ExpertPass run_experts(const at::Tensor& tokens,
+                                 const DispatchPlan& plan,
+                                 Experts& experts);
   virtual int64_t num_local_experts() const = 0;
   virtual int64_t first_local_expert() const = 0;
 };
