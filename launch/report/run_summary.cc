@@ -142,9 +142,10 @@ RunSummary summarize_run(const RunMetrics& m) {
         }
       }
     }
-    const auto a2a =
-        r.is_object() && r.contains("moe") && r["moe"].is_object() ? r["moe"].find("a2a") : r.end();
-    if (a2a != r.end()) {
+    const json* a2a = nullptr;
+    if (r.is_object() && r.contains("moe") && r["moe"].is_object() && r["moe"].contains("a2a"))
+      a2a = &r["moe"]["a2a"];
+    if (a2a != nullptr) {
       const auto intra = json_number(*a2a, "intra_node_bytes");
       const auto inter = json_number(*a2a, "inter_node_bytes");
       if (intra && inter) {

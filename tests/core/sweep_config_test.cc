@@ -108,7 +108,7 @@ TEST(SweepExpansion, MemberConfigAppliesOverridesAndRunDirAndWorldSize) {
   bad.mutable_axis(0)->set_field("model.moe.routr.top_k");
   const auto bad_members = expand_sweep(bad, 0, "m.pbtxt");
   EXPECT_THAT(error_of([&] { member_config(base, bad_members[0], "d", "m.pbtxt"); }),
-              HasSubstr("m.pbtxt: member 'routr-1.seed3'"));
+              HasSubstr("m.pbtxt: member 'top_k-1.seed3'"));
   EXPECT_THAT(error_of([&] { member_config(base, bad_members[0], "d", "m.pbtxt"); }),
               HasSubstr("override 'model.moe.routr.top_k=1'"));
 }
@@ -139,7 +139,7 @@ TEST(SweepLoader, ErrorsNameTheFileAndField) {
   EXPECT_EQ(err(R"(name: "a" base: "b" world_size: -1)"),
             "s.pbtxt: field 'world_size': must be >= 0, got -1");
   EXPECT_THAT(err(R"(name: "a" base: "b" axs { })"),
-              HasSubstr("s.pbtxt:1:21: field 'axs': unknown field"));
+              HasSubstr("s.pbtxt:1:25: field 'axs': unknown field"));
   // Two points with one label make two members of one name.
   const SweepConfig dup = parse_sweep_text(
       R"(name: "a" base: "b" axis { field: "x.y" values: ["a b", "a-b"] })", "s.pbtxt");
