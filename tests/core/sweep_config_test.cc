@@ -9,6 +9,7 @@
 #include <functional>
 
 #include "core/config/config_loader.h"
+#include "core/config/config_validation.h"
 #include "core/config/sweep_expansion.h"
 #include "core/config/sweep_loader.h"
 #include "core/errors.h"
@@ -173,8 +174,18 @@ TEST(SweepExamples, EveryExampleSweepLoadsAndExpands) {
     const ExperimentConfig base = load_config_file(s.base_path);
     const auto members = expand_sweep(s.sweep, base.train().seed(), s.path);
     EXPECT_GE(members.size(), 2u) << entry.path();
-    for (const SweepMember& m : members)
-      EXPECT_NO_THROW(member_config(base, m, "runs/x", s.path)) << m.name;
+    for (const SweepMember& m : members) {
+      // Every member is a valid experiment at its world size.
+      const ExperimentConfig c = member_config(base, m, "runs/x", s.path);
+      ValidationContext context;
+      context.world_size = member_world_size(s.sweep, c);
+      context.check_files = false;
+      for (const ConfigIssue& i : find_config_issues(c, context))
+        ADD_FAILURE() << entry.path() << " member " << m.name << ": " << i.path << ": " << i.reason;
+    }
+    if (entry.path().filename() != "smoke.pbtxt") {
+      EXPECT_GE(s.sweep.seeds_size(), 3) << entry.path();
+    }
     ++count;
   }
   EXPECT_GE(count, 7);
