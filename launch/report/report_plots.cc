@@ -90,7 +90,7 @@ bool load_plot(const std::vector<GroupReport>& groups, const fs::path& dir) {
   const fs::path png = dir / "expert_load.png";
   run_gnuplot(header(png, "Share of routed tokens per expert (sorted; second half of the steps)",
                      "expert rank (most loaded first)", "share of tokens") +
-                  plot.str() + "\n",
+                  "set xtics 1\n" + plot.str() + "\n",
               png.filename().string());
   return true;
 }
