@@ -40,6 +40,11 @@ Command generate_command();
 // `switchyard plot RUN_DIR`
 Command plot_command();
 
+// `switchyard sweep run|slurm|list SWEEP`
+Command sweep_command();
+// `switchyard report DIR...`
+Command report_command();
+
 // `switchyard bench a2a ...` (under mpirun)
 Command bench_command();
 

@@ -1,9 +1,6 @@
 // `switchyard plot RUN_DIR`: renders <RUN_DIR>/metrics.jsonl with gnuplot into PNGs:
 //   loss.png                 training loss per step and validation loss
 //   expert_load_layer<N>.png per MoE layer, the share of tokens each expert got, over steps
-#include <cerrno>
-#include <cstdio>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -15,34 +12,12 @@
 #include "core/errors.h"
 #include "core/input_file.h"
 #include "launch/cli.h"
+#include "launch/gnuplot.h"
 
 namespace switchyard::launch {
 namespace {
 
 namespace fs = std::filesystem;
-
-// Writes a plot's data file; a full disk is one line naming the file, not a silently cut plot.
-void write_data(const fs::path& path, const std::string& text) {
-  errno = 0;
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << text;
-  out.flush();
-  if (!out) {
-    const int err = errno;
-    throw Error("cannot write '" + path.string() + "'" +
-                (err != 0 ? std::string(": ") + std::strerror(err) : std::string()));
-  }
-}
-
-void run_gnuplot(const std::string& script, const std::string& what) {
-  FILE* pipe = popen("gnuplot 2>&1", "w");
-  if (pipe == nullptr) throw Error("cannot start gnuplot (install gnuplot-nox)");
-  std::fwrite(script.data(), 1, script.size(), pipe);
-  const int status = pclose(pipe);
-  if (status != 0)
-    throw Error("gnuplot failed while drawing " + what + " (exit status " + std::to_string(status) +
-                ")");
-}
 
 struct PlotData {
   std::ostringstream train, val;
@@ -113,8 +88,8 @@ int run_plot(const std::vector<std::string>& args) {
   std::map<size_t, size_t>& experts_of = data.experts_of;
 
   const fs::path train_dat = dir / "plot_train.dat", val_dat = dir / "plot_val.dat";
-  write_data(train_dat, train.str());
-  write_data(val_dat, val.str());
+  write_plot_data(train_dat, train.str());
+  write_plot_data(val_dat, val.str());
   std::ostringstream script;
   script << "set terminal pngcairo size 900,500\n"
          << "set output '" << (dir / "loss.png").string() << "'\n"
@@ -128,7 +103,7 @@ int run_plot(const std::vector<std::string>& args) {
   for (auto& [layer, rows_text] : load) {
     const fs::path dat = dir / ("plot_load_layer" + std::to_string(layer) + ".dat");
     const fs::path png = dir / ("expert_load_layer" + std::to_string(layer) + ".png");
-    write_data(dat, rows_text.str());
+    write_plot_data(dat, rows_text.str());
     std::ostringstream s;
     s << "set terminal pngcairo size 900,400\nset output '" << png.string() << "'\n"
       << "set title 'MoE layer " << layer << ": share of routed tokens per expert'\n"

@@ -69,12 +69,13 @@ std::string trim_spaces(const std::string& s) {
 
 }  // namespace
 
-ExperimentConfig parse_text_config(const std::string& text, const std::string& source) {
-  ExperimentConfig config;
+void parse_text_message(const std::string& text,
+                        const std::string& source,
+                        google::protobuf::Message* message) {
   FirstErrorCollector errors;
   pb::TextFormat::Parser parser;
   parser.RecordErrorsTo(&errors);
-  if (parser.ParseFromString(text, &config)) return config;
+  if (parser.ParseFromString(text, message)) return;
   std::string where = source;
   std::string path;
   if (errors.has_error()) {
@@ -87,6 +88,12 @@ ExperimentConfig parse_text_config(const std::string& text, const std::string& s
     reason = "unexpected end of file (is a closing '}' missing?)";
   }
   throw ConfigError(where, (path.empty() ? "" : "field '" + path + "': ") + one_line(reason));
+}
+
+ExperimentConfig parse_text_config(const std::string& text, const std::string& source) {
+  ExperimentConfig config;
+  parse_text_message(text, source, &config);
+  return config;
 }
 
 ExperimentConfig parse_json_config(const std::string& text, const std::string& source) {

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include <google/protobuf/message.h>
+
 #include "core/config/experiment.pb.h"
 
 namespace switchyard::config {
@@ -15,6 +17,12 @@ namespace switchyard::config {
 // Reads and parses `path`; the format follows the extension (.json = JSON, anything else = text
 // format). Unknown fields are errors.
 ExperimentConfig load_config_file(const std::string& path);
+
+// Parses protobuf text format into any message (unknown fields are errors); a failure is a
+// ConfigError "<source>:<line>:<column>: field '<path>': <reason>".
+void parse_text_message(const std::string& text,
+                        const std::string& source,
+                        google::protobuf::Message* message);
 
 // Parses protobuf text format. `source` names the input in error messages.
 ExperimentConfig parse_text_config(const std::string& text, const std::string& source);
