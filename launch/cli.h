@@ -42,6 +42,8 @@ Command plot_command();
 
 // `switchyard bench a2a ...` (under mpirun)
 Command bench_command();
+// launch/plan_command.cc
+Command plan_command();
 
 // Parses argv and runs the command; maps exceptions to exit codes and one-line messages.
 int run_cli(int argc, char** argv);
