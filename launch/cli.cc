@@ -25,8 +25,8 @@ void print_tool_help(const std::vector<Command>& commands) {
 }  // namespace
 
 std::vector<Command> builtin_commands() {
-  return {config_command(), train_command(), generate_command(), plot_command(), bench_command(),
-          plan_command()};
+  return {config_command(), train_command(), generate_command(),
+          plot_command(),   bench_command(), plan_command()};
 }
 
 int run_cli(int argc, char** argv) {

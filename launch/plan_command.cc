@@ -133,8 +133,8 @@ void print_table(const std::vector<plan::StepPrediction>& c, int recommended) {
     std::printf("%-3s %5d %5d %-13s %5s %10.3f %9.3f %8.3f %8.3f %9.3f %7.3f %12.0f %8s %4s\n",
                 static_cast<int>(i) == recommended ? "=>" : "", p.layout.world, p.layout.ep,
                 plan::a2a_name(p.algorithm).c_str(), p.capacity_factor > 0 ? cap : "none",
-                p.step_s * 1e3, p.compute.total() * 1e3, p.a2a.intra_s * 1e3,
-                p.a2a.inter_s * 1e3, p.allreduce_s * 1e3, p.optimizer_s * 1e3, p.tokens_per_s,
+                p.step_s * 1e3, p.compute.total() * 1e3, p.a2a.intra_s * 1e3, p.a2a.inter_s * 1e3,
+                p.allreduce_s * 1e3, p.optimizer_s * 1e3, p.tokens_per_s,
                 gib(p.memory.total()).c_str(), p.fits ? "yes" : "NO");
   }
 }
@@ -180,8 +180,10 @@ int run_sweep(const PlanArgs& a,
       }
     }
   }
-  if (a.json) std::cout << out.dump(2) << "\n";
-  else std::printf("vs_flat = flat's exchange time of a step / this algorithm's (> 1: faster)\n");
+  if (a.json)
+    std::cout << out.dump(2) << "\n";
+  else
+    std::printf("vs_flat = flat's exchange time of a step / this algorithm's (> 1: faster)\n");
   return kExitOk;
 }
 
@@ -189,8 +191,7 @@ int run_sweep(const PlanArgs& a,
 int run_predict_bench(const PlanArgs& a, const plan::ClusterSpec& cluster, const plan::Layout& l) {
   nlohmann::json out = nlohmann::json::array();
   const std::vector<A2aAlgorithm> algs = {A2aAlgorithm::kFlat, A2aAlgorithm::kHierarchical,
-                                          A2aAlgorithm::kLeader,
-                                          A2aAlgorithm::kHierarchicalDedup};
+                                          A2aAlgorithm::kLeader, A2aAlgorithm::kHierarchicalDedup};
   if (a.predict_bench == "a2a") {
     for (int64_t bytes : parse_list(a.bytes, "bytes")) {
       for (A2aAlgorithm alg : algs) {
@@ -244,9 +245,9 @@ int run_plan(const std::vector<std::string>& args) {
       "world", po::value(&a.world),
       "ranks N, or N..M (powers of two); default: parallel.world_size, else the cluster's")(
       "ranks-per-node", po::value(&a.ranks_per_node)->default_value(0),
-      "ranks per node (default: the cluster's)")(
-      "physical-hosts", po::value(&a.physical_hosts)->default_value(-1),
-      "hosts the nodes share (default: the cluster's)")(
+      "ranks per node (default: the cluster's)")("physical-hosts",
+                                                 po::value(&a.physical_hosts)->default_value(-1),
+                                                 "hosts the nodes share (default: the cluster's)")(
       "json", po::bool_switch(&a.json), "print JSON instead of the table")(
       "sweep-world", po::value(&a.sweep_world),
       "comma-separated world sizes: how each all-to-all scales (weak scaling)")(
@@ -262,16 +263,16 @@ int run_plan(const std::vector<std::string>& args) {
       "a2a | moe-layer: predict what `switchyard bench` measures on this layout")(
       "bytes", po::value(&a.bytes)->default_value(a.bytes), "with --predict-bench a2a")(
       "capacity-factors", po::value(&a.capacity_factors)->default_value(a.capacity_factors),
-      "with --predict-bench moe-layer")(
-      "bench-tokens", po::value(&a.bench_tokens)->default_value(4096),
-      "with --predict-bench moe-layer: tokens per rank")(
+      "with --predict-bench moe-layer")("bench-tokens",
+                                        po::value(&a.bench_tokens)->default_value(4096),
+                                        "with --predict-bench moe-layer: tokens per rank")(
       "calibrate", po::bool_switch(&a.calibrate),
       "run the benchmarks here (mpirun) and write a cluster file with fitted figures")(
       "out", po::value(&a.calib.out), "with --calibrate: the cluster file to write")(
       "calibrate-ranks", po::value(&a.calib.ranks)->default_value(4),
-      "with --calibrate: ranks of the benchmark runs")(
-      "calibrate-iters", po::value(&a.calib.iters)->default_value(10),
-      "with --calibrate: iterations per size");
+      "with --calibrate: ranks of the benchmark runs")("calibrate-iters",
+                                                       po::value(&a.calib.iters)->default_value(10),
+                                                       "with --calibrate: iterations per size");
   po::options_description all;
   all.add(options).add_options()("file", po::value(&a.file));
   po::positional_options_description positional;
@@ -313,8 +314,8 @@ int run_plan(const std::vector<std::string>& args) {
   model.load_cv = a.load_cv;
   model.inter_node_fraction = a.inter_node_fraction;
   model.distinct_remote_nodes = a.distinct_remote_nodes;
-  const int cfg_world = cfg.parallel().world_size() > 0 ? cfg.parallel().world_size()
-                                                        : cluster.nodes() * G;
+  const int cfg_world =
+      cfg.parallel().world_size() > 0 ? cfg.parallel().world_size() : cluster.nodes() * G;
   if (!a.sweep_world.empty()) return run_sweep(a, cluster, model, cfg_world, G);
   nlohmann::json out;
   out["cluster"] = cluster.name();
@@ -336,15 +337,16 @@ int run_plan(const std::vector<std::string>& args) {
     } else {
       std::printf("switchyard plan: %s on %s (%s), %d ranks, %d per node%s\n", a.file.c_str(),
                   cluster.name().c_str(), cluster.source().c_str(), world, G,
-                  a.physical_hosts > 0 ? (", " + std::to_string(a.physical_hosts) +
-                                          " physical host(s)").c_str()
-                                       : "");
-      std::printf("model: %lld layers (%lld MoE), H=%lld, E=%lld, top-%lld, %lld tokens/step, "
-                  "load CV %.2f; times per step in ms\n",
-                  static_cast<long long>(m.layers), static_cast<long long>(m.moe_layers),
-                  static_cast<long long>(m.hidden), static_cast<long long>(m.experts),
-                  static_cast<long long>(m.top_k),
-                  static_cast<long long>(m.global_batch * m.seq), m.load_cv);
+                  a.physical_hosts > 0
+                      ? (", " + std::to_string(a.physical_hosts) + " physical host(s)").c_str()
+                      : "");
+      std::printf(
+          "model: %lld layers (%lld MoE), H=%lld, E=%lld, top-%lld, %lld tokens/step, "
+          "load CV %.2f; times per step in ms\n",
+          static_cast<long long>(m.layers), static_cast<long long>(m.moe_layers),
+          static_cast<long long>(m.hidden), static_cast<long long>(m.experts),
+          static_cast<long long>(m.top_k), static_cast<long long>(m.global_batch * m.seq),
+          m.load_cv);
       print_table(c, rec.index);
       std::printf("recommendation: %s\n", rec.reason.c_str());
     }

@@ -122,8 +122,7 @@ ExchangeCost exchange_cost(const ClusterSpec& cluster,
                            double inter_node_fraction) {
   const int P = layout.ep;
   const int G = layout.ep_ranks_per_node();
-  const double f = inter_node_fraction >= 0 ? inter_node_fraction
-                                            : static_cast<double>(P - G) / P;
+  const double f = inter_node_fraction >= 0 ? inter_node_fraction : static_cast<double>(P - G) / P;
   const std::vector<int64_t> m = expected_matrix(P, G, rows * row_bytes, f);
   return price(cluster, layout, node0_messages(algorithm, P, G, m));
 }
@@ -143,8 +142,8 @@ MoeLayerComm moe_layer_comm(const ClusterSpec& cluster,
   const double rows = tokens * static_cast<double>(model.top_k) * kept;
   const double row_bytes = static_cast<double>(model.hidden * model.act_bytes);
   if (algorithm != A2aAlgorithm::kHierarchicalDedup) {
-    out.dispatch = exchange_cost(cluster, layout, algorithm, rows, row_bytes,
-                                 model.inter_node_fraction);
+    out.dispatch =
+        exchange_cost(cluster, layout, algorithm, rows, row_bytes, model.inter_node_fraction);
     out.a2a = 4.0 * out.dispatch.time;
     out.inter_bytes_per_rank = 4.0 * static_cast<double>(out.dispatch.rank0_total.inter_node_bytes);
   } else {
@@ -152,10 +151,9 @@ MoeLayerComm moe_layer_comm(const ClusterSpec& cluster,
     const int64_t E = model.experts;
     const int64_t e_node = E / N;
     const int64_t e_rank = E / P;
-    const double p_node =
-        model.distinct_remote_nodes >= 0 && N > 1
-            ? model.distinct_remote_nodes / (N - 1)
-            : prob_any_in_group(E, e_node, model.top_k);
+    const double p_node = model.distinct_remote_nodes >= 0 && N > 1
+                              ? model.distinct_remote_nodes / (N - 1)
+                              : prob_any_in_group(E, e_node, model.top_k);
     const double p_rank = prob_any_in_group(E, e_rank, model.top_k);
     const double meta_a = 8.0 * static_cast<double>(e_node);  // weights + mask, float32
     const double meta_b = 8.0 * static_cast<double>(e_rank);
@@ -192,7 +190,7 @@ MoeLayerComm moe_layer_comm(const ClusterSpec& cluster,
     out.a2a += combine.time;
     out.a2a = 2.0 * out.a2a;  // backward repeats both, transposed
     out.inter_bytes_per_rank = 2.0 * static_cast<double>(out.dispatch.rank0_total.inter_node_bytes +
-                                                          combine.rank0_total.inter_node_bytes);
+                                                         combine.rank0_total.inter_node_bytes);
   }
   // Count exchange: an all-gather of [E] int64 (dedup: [N + P]) over the EP group, recursive
   // doubling: ceil(log2 P) latencies and (P - 1) x the vector's bytes.

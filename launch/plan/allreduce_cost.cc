@@ -10,11 +10,8 @@ double AllReduceTime::best() const {
   return hierarchical_s > 0 ? std::min(ring_s, hierarchical_s) : ring_s;
 }
 
-AllReduceTime allreduce_time(const ClusterSpec& cluster,
-                             const Layout& layout,
-                             double bytes,
-                             int n,
-                             int g) {
+AllReduceTime allreduce_time(
+    const ClusterSpec& cluster, const Layout& layout, double bytes, int n, int g) {
   AllReduceTime t;
   if (n <= 1 || bytes <= 0) return t;
   g = std::max(1, std::min(g, n));

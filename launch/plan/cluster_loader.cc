@@ -31,10 +31,14 @@ class FirstError : public pb::io::ErrorCollector {
   std::string message_;
 };
 
-void require_positive(bool present, double value, const std::string& field, const std::string& src) {
+void require_positive(bool present,
+                      double value,
+                      const std::string& field,
+                      const std::string& src) {
   if (!present) throw ConfigError(src, "field '" + field + "': missing (required)");
   if (!(value > 0) || !std::isfinite(value)) {
-    throw ConfigError(src, "field '" + field + "': must be > 0 (got " + std::to_string(value) + ")");
+    throw ConfigError(src,
+                      "field '" + field + "': must be > 0 (got " + std::to_string(value) + ")");
   }
 }
 

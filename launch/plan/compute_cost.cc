@@ -47,7 +47,9 @@ ComputeTime moe_layer_compute(const ClusterSpec& cluster,
   return t;
 }
 
-ComputeTime step_compute(const ClusterSpec& cluster, const Layout& layout, const ModelShape& model) {
+ComputeTime step_compute(const ClusterSpec& cluster,
+                         const Layout& layout,
+                         const ModelShape& model) {
   const RankDevice dev = rank_device(cluster, layout, model);
   const double b = static_cast<double>(model.act_bytes);
   const double T = tokens_per_rank(model, layout);
@@ -58,9 +60,9 @@ ComputeTime step_compute(const ClusterSpec& cluster, const Layout& layout, const
   ComputeTime t;
   // Attention per block: QKV [T, H] x [H, 3H], output [T, H] x [H, H], and per sequence and
   // head [S, d] x [d, S] scores and [S, S] x [S, d] values.
-  const double attn = gemm_seconds(T, 3 * H, H, b, dev) + gemm_seconds(T, H, H, b, dev) +
-                      seqs * model.heads *
-                          (gemm_seconds(S, S, head, b, dev) + gemm_seconds(S, head, S, b, dev));
+  const double attn =
+      gemm_seconds(T, 3 * H, H, b, dev) + gemm_seconds(T, H, H, b, dev) +
+      seqs * model.heads * (gemm_seconds(S, S, head, b, dev) + gemm_seconds(S, head, S, b, dev));
   const double F = static_cast<double>(model.dense_ffn);
   const double dense_ffn = gemm_seconds(T, F, H, b, dev) + gemm_seconds(T, H, F, b, dev);
   const double lm_head = gemm_seconds(T, static_cast<double>(model.vocab), H, b, dev);

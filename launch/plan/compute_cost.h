@@ -20,7 +20,7 @@ inline constexpr double kElementwisePasses = 40;  // per block, forward + backwa
 inline constexpr double kDispatchPasses = 12;     // per MoE layer, forward + backward (assumed)
 
 struct RankDevice {
-  double flops = 0;      // GEMM FLOP/s of one rank
+  double flops = 0;        // GEMM FLOP/s of one rank
   double bytes_per_s = 0;  // memory bandwidth of one rank
 };
 RankDevice rank_device(const ClusterSpec& cluster, const Layout& layout, const ModelShape& model);

@@ -40,9 +40,8 @@ CommTime phase_time(const ClusterSpec& cluster,
   const double per_rank_i = sum_i / node_ranks.size();
   const double per_rank_e = sum_e / node_ranks.size();
   const double host_ranks = layout.ranks_per_host();
-  const double t_i = intra.scope() == Link::PER_HOST
-                         ? per_rank_i * host_ranks / bw_i
-                         : max_bytes_i / bw_i;
+  const double t_i =
+      intra.scope() == Link::PER_HOST ? per_rank_i * host_ranks / bw_i : max_bytes_i / bw_i;
   double t_e = 0;
   if (inter.scope() == Link::PER_HOST) {
     t_e = per_rank_e * host_ranks / bw_e;

@@ -32,13 +32,14 @@ MemoryBytes memory_per_rank(const ModelShape& m, const Layout& l) {
   out.weights = params * (4 + (m.act_bytes == 2 ? 2 : 0));
   out.grads = params * 4;
   out.optimizer = params * 8;
-  out.activations = m.layers * (T * (kActivationWidths * H + 2 * m.dense_ffn) * b +
-                                T * m.heads * m.seq * b) +
-                    T * m.vocab * 4 * 2;
+  out.activations =
+      m.layers * (T * (kActivationWidths * H + 2 * m.dense_ffn) * b + T * m.heads * m.seq * b) +
+      T * m.vocab * 4 * 2;
   const double c = m.capacity_factor > 0 ? std::max(1.0, static_cast<double>(m.capacity_factor))
                                          : 1.0 + std::max(0.0, m.load_cv);
   const double rows = T * m.top_k * expert_imbalance(m);
-  out.dispatch = m.moe_layers * (4 * T * m.top_k * c * H * b + rows * (2 * H + 2 * m.expert_ffn) * b);
+  out.dispatch =
+      m.moe_layers * (4 * T * m.top_k * c * H * b + rows * (2 * H + 2 * m.expert_ffn) * b);
   return out;
 }
 

@@ -19,9 +19,9 @@ namespace switchyard::plan {
 inline constexpr double kActivationWidths = 10;  // saved [T, H] tensors per block (assumed)
 
 struct ParamCount {
-  double dense = 0;          // replicated on every rank
-  double expert_total = 0;   // all experts of all MoE layers
-  double expert_local = 0;   // this rank's E / P experts of every MoE layer
+  double dense = 0;         // replicated on every rank
+  double expert_total = 0;  // all experts of all MoE layers
+  double expert_local = 0;  // this rank's E / P experts of every MoE layer
 };
 ParamCount param_count(const ModelShape& model, const Layout& layout);
 

@@ -13,7 +13,7 @@ namespace switchyard::plan {
 
 struct ModelShape {
   int64_t vocab = 256;
-  int64_t hidden = 128;     // H
+  int64_t hidden = 128;  // H
   int64_t layers = 4;
   int64_t heads = 4;
   int64_t seq = 64;         // S
@@ -24,8 +24,8 @@ struct ModelShape {
   int64_t expert_ffn = 256;
   int64_t expert_matrices = 2;  // GELU MLP 2, SwiGLU 3
   bool tie_embeddings = true;
-  int64_t global_batch = 16;  // sequences per step
-  int64_t act_bytes = 4;      // bytes of an activation on the wire and in GEMMs (4 FP32, 2 BF16)
+  int64_t global_batch = 16;   // sequences per step
+  int64_t act_bytes = 4;       // bytes of an activation on the wire and in GEMMs (4 FP32, 2 BF16)
   double capacity_factor = 0;  // 0 = dropless
   // Router load: coefficient of variation of tokens per expert (std / mean); the busiest expert
   // gets (1 + load_cv) x the mean (dropless) or min(that, capacity_factor).

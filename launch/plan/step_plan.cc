@@ -26,7 +26,8 @@ StepPrediction predict_step(const ClusterSpec& cluster,
   }
   const ParamCount params = param_count(model, layout);
   const int g_world = std::min(layout.world, layout.ranks_per_node);
-  const double dense = allreduce_time(cluster, layout, 4 * params.dense, layout.world, g_world).best();
+  const double dense =
+      allreduce_time(cluster, layout, 4 * params.dense, layout.world, g_world).best();
   // Expert-data group: ranks with the same EP rank, P apart: on one node only if P < G.
   const int expert_group = layout.world / layout.ep;
   const int g_expert = layout.ep < layout.ranks_per_node ? layout.ranks_per_node / layout.ep : 1;
@@ -55,8 +56,8 @@ std::vector<StepPrediction> plan_candidates(const ClusterSpec& cluster,
   for (int ep = 1; ep <= world; ++ep) {
     if (world % ep != 0 || model.experts % ep != 0) continue;
     Layout layout{world, ep, ranks_per_node, physical_hosts};
-    for (A2aAlgorithm a : {A2aAlgorithm::kFlat, A2aAlgorithm::kHierarchical,
-                           A2aAlgorithm::kLeader, A2aAlgorithm::kHierarchicalDedup}) {
+    for (A2aAlgorithm a : {A2aAlgorithm::kFlat, A2aAlgorithm::kHierarchical, A2aAlgorithm::kLeader,
+                           A2aAlgorithm::kHierarchicalDedup}) {
       if (ep == 1 && a != A2aAlgorithm::kFlat) continue;
       if (!a2a_applies(a, layout)) continue;
       for (double cf : factors) {
@@ -101,7 +102,8 @@ Recommendation recommend(const std::vector<StepPrediction>& c, double capacity_f
   char line[400];
   const double comm = best.a2a.total() / best.step_s * 100;
   if (other == nullptr) {
-    std::snprintf(line, sizeof line, "EP %d with %s: the only candidate that fits (%.0f%% of the "
+    std::snprintf(line, sizeof line,
+                  "EP %d with %s: the only candidate that fits (%.0f%% of the "
                   "step in the token exchange)",
                   best.layout.ep, a2a_name(best.algorithm).c_str(), comm);
   } else {

@@ -24,8 +24,8 @@ struct StepPrediction {
   A2aAlgorithm algorithm = A2aAlgorithm::kFlat;
   double capacity_factor = 0;
   ComputeTime compute;
-  CommTime a2a;             // all MoE layers' exchanges (+ count exchanges)
-  double a2a_exchange_s = 0;  // one dispatch exchange of one layer
+  CommTime a2a;                     // all MoE layers' exchanges (+ count exchanges)
+  double a2a_exchange_s = 0;        // one dispatch exchange of one layer
   double inter_bytes_per_rank = 0;  // MoE exchanges, all layers
   double allreduce_s = 0;
   double optimizer_s = 0;
@@ -50,7 +50,7 @@ std::vector<StepPrediction> plan_candidates(const ClusterSpec& cluster,
                                             int physical_hosts);
 
 struct Recommendation {
-  int index = -1;  // into the candidates; -1: nothing fits
+  int index = -1;      // into the candidates; -1: nothing fits
   std::string reason;  // one line
 };
 // The fastest candidate that fits among those with the experiment's capacity factor (the

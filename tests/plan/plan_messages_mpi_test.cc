@@ -39,8 +39,7 @@ class WireRecorder : public comm::Communicator {
   std::string_view backend_name() const override { return inner_->backend_name(); }
   const std::string& name() const override { return inner_->name(); }
   std::chrono::milliseconds timeout() const override { return inner_->timeout(); }
-  std::shared_ptr<comm::Work> all_reduce(at::Tensor& t,
-                                         const comm::AllReduceOptions& o) override {
+  std::shared_ptr<comm::Work> all_reduce(at::Tensor& t, const comm::AllReduceOptions& o) override {
     return inner_->all_reduce(t, o);
   }
   std::shared_ptr<comm::Work> all_gather(at::Tensor& out,
@@ -187,10 +186,10 @@ TEST(PlanMessages, PlannerUniformExchangeEqualsCounters) {
         comm::AllToAllLayout::exchange_counts(*groups.expert, std::vector<int64_t>(W, rows));
     const at::Tensor x = at::ones({rows * W, H}, at::kFloat);
     const Layout l{W, W, G, 1};
-    for (auto [alg, pa] : {std::pair{comm::AllToAllAlgorithm::kFlat, A2aAlgorithm::kFlat},
-                           std::pair{comm::AllToAllAlgorithm::kHierarchical,
-                                     A2aAlgorithm::kHierarchical},
-                           std::pair{comm::AllToAllAlgorithm::kLeader, A2aAlgorithm::kLeader}}) {
+    for (auto [alg, pa] :
+         {std::pair{comm::AllToAllAlgorithm::kFlat, A2aAlgorithm::kFlat},
+          std::pair{comm::AllToAllAlgorithm::kHierarchical, A2aAlgorithm::kHierarchical},
+          std::pair{comm::AllToAllAlgorithm::kLeader, A2aAlgorithm::kLeader}}) {
       auto a2a = comm::make_all_to_all(alg, groups);
       a2a->exchange(x, layout);
       comm::TrafficCounters counted = a2a->traffic();
@@ -198,8 +197,7 @@ TEST(PlanMessages, PlannerUniformExchangeEqualsCounters) {
       // Rank 0 of the world is EP rank 0: compare there (the planner reports EP rank 0).
       if (world->rank() == 0) {
         const ExchangeCost predicted = predict_bench_a2a(cluster, l, pa, bytes_per_peer);
-        EXPECT_EQ(predicted.rank0_total.to_string(), counted.to_string())
-            << a2a_name(pa);
+        EXPECT_EQ(predicted.rank0_total.to_string(), counted.to_string()) << a2a_name(pa);
       }
     }
   }

@@ -158,7 +158,7 @@ TEST(ComputeCost, MoeLayerExpertsHandComputed) {
   c.set_gemm_tflops_fp32(0.1);
   c.set_compute_shared_by_host(true);
   const Layout l{2, 2, 2, 1};  // 2 ranks share the host: 5e10 FLOP/s each
-  MoeLayerBench b;  // T 4096, d 256, F 1024, E 8, top-2
+  MoeLayerBench b;             // T 4096, d 256, F 1024, E 8, top-2
   b.load_cv = 0;
   const MoeLayerPrediction p = predict_bench_moe_layer(c, l, A2aAlgorithm::kFlat, b);
   // Experts: 4 local, 8192 rows -> 2048 each; 3 x 4 x 2 GEMMs of 2 x 2048 x 256 x 1024 FLOP.
@@ -207,9 +207,9 @@ TEST(AlphaBetaFit, RecoversKnownFigures) {
   std::vector<LinearSample> s;
   for (int i = 1; i <= 8; ++i) {
     LinearSample x;
-    x.a = i * 3;            // messages
-    x.b = 1000.0 * i * i;   // bytes
-    x.c = 1 + i % 3;        // phases
+    x.a = i * 3;           // messages
+    x.b = 1000.0 * i * i;  // bytes
+    x.c = 1 + i % 3;       // phases
     x.measured_s = 5e-6 * x.a + 1e-9 * x.b + 2e-5 * x.c;
     s.push_back(x);
   }
