@@ -13,6 +13,7 @@
 #include <gtest/gtest.h>
 
 #include "comm/a2a/exchange_messages.h"
+#include "comm/a2a/exchange_rows.h"
 #include "comm/a2a/make_all_to_all.h"
 #include "comm/topology.h"
 #include "launch/plan/bench_predict.h"

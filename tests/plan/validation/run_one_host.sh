@@ -10,14 +10,14 @@ mkdir -p "$out"
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
 mpi="mpirun --oversubscribe --bind-to none"
 echo "load before: $(cat /proc/loadavg)"
-"$sy" plan --calibrate --out "$out/this_machine.pbtxt" --calibrate-ranks 4 --calibrate-iters 10 | tee "$out/calibrate.txt"
+"$sy" plan --calibrate --out "$out/this_machine.pbtxt" --calibrate-ranks 4 --calibrate-iters 5 | tee "$out/calibrate.txt"
 cluster=$out/this_machine.pbtxt
 for run in 1 2; do
-  $mpi -np 4 "$sy" bench a2a --ranks-per-node 2 --iters 10 --json "$out/a2a_2x2_$run.json" > "$out/a2a_2x2_$run.txt"
-  $mpi -np 8 "$sy" bench a2a --ranks-per-node 4 --iters 10 --json "$out/a2a_2x4_$run.json" > "$out/a2a_2x4_$run.txt"
+  $mpi -np 4 "$sy" bench a2a --ranks-per-node 2 --iters 5 --json "$out/a2a_2x2_$run.json" > "$out/a2a_2x2_$run.txt"
+  $mpi -np 8 "$sy" bench a2a --ranks-per-node 4 --iters 5 --json "$out/a2a_2x4_$run.json" > "$out/a2a_2x4_$run.txt"
   for mode in "" "--hierarchical" "--hierarchical --dedup"; do
     tag=$(echo "flat$mode" | tr -d ' -')
-    $mpi -np 4 "$sy" bench moe-layer --ranks-per-node 2 --tokens 2048 --iters 5 --warmup 2 \
+    $mpi -np 4 "$sy" bench moe-layer --ranks-per-node 2 --tokens 2048 --iters 3 --warmup 1 \
       --capacity-factors 0,1.25 $mode --json "$out/moe_2x2_${tag}_$run.json" > "$out/moe_2x2_${tag}_$run.txt"
   done
   echo "load after run $run: $(cat /proc/loadavg)"
