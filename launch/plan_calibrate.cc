@@ -90,17 +90,21 @@ int run_calibrate(const CalibrateArgs& args) {
   const std::string mpirun =
       "mpirun --allow-run-as-root --oversubscribe --bind-to none -x OMP_NUM_THREADS=1 "
       "-x OPENBLAS_NUM_THREADS=1 ";
-  run_command(mpirun + "-np " + std::to_string(args.ranks) + " '" + exe +
-              "' bench a2a --ranks-per-node " + std::to_string(G) +
-              " --max-bytes 4194304 --iters " + std::to_string(args.iters) + " --json '" +
-              a2a_json + "' > /dev/null");
-  run_command("mpirun --allow-run-as-root --oversubscribe --bind-to none -np 1 '" + exe +
-              "' bench moe-layer --capacity-factors 0 --iters " + std::to_string(args.iters) +
-              " --json '" + moe_json + "' > /dev/null");
+  if (args.from_a2a.empty()) {
+    run_command(mpirun + "-np " + std::to_string(args.ranks) + " '" + exe +
+                "' bench a2a --ranks-per-node " + std::to_string(G) +
+                " --max-bytes 4194304 --iters " + std::to_string(args.iters) + " --json '" +
+                a2a_json + "' > /dev/null");
+  }
+  if (args.from_moe.empty()) {
+    run_command("mpirun --allow-run-as-root --oversubscribe --bind-to none -np 1 '" + exe +
+                "' bench moe-layer --capacity-factors 0 --iters " + std::to_string(args.iters) +
+                " --json '" + moe_json + "' > /dev/null");
+  }
 
   // GEMM: the dense chain of bench moe-layer, [T k, d] x [d, F] -> [F, d], forward + backward:
   // 3 x 2 GEMMs of 2 T k d F FLOPs. One rank with every core: the host's figure.
-  const nlohmann::json moe = read_json(moe_json);
+  const nlohmann::json moe = read_json(args.from_moe.empty() ? moe_json : args.from_moe);
   const double dense_s = moe.at(0).at("dense_ms").get<double>() * 1e-3;
   const plan::MoeLayerBench bench;
   const double flops = 12.0 * bench.tokens * bench.top_k * bench.hidden * bench.ffn;
@@ -124,7 +128,7 @@ int run_calibrate(const CalibrateArgs& args) {
 
   // Links: one host, so intra and inter are the same shared memory (PER_HOST).
   const plan::Layout layout{args.ranks, args.ranks, G, 1};
-  const nlohmann::json a2a = read_json(a2a_json);
+  const nlohmann::json a2a = read_json(args.from_a2a.empty() ? a2a_json : args.from_a2a);
   std::vector<plan::LinearSample> samples;
   const plan::ClusterSpec unit_a = with_links(cluster, 1e6, 1e12, 0);  // alpha = 1 s
   const plan::ClusterSpec unit_b = with_links(cluster, 0, 1e-9, 0);    // 1 s per byte

@@ -16,6 +16,10 @@ struct CalibrateArgs {
   std::string base = "this_machine";  // preset or file the other figures come from
   int ranks = 4;
   int iters = 10;
+  // Fit to these outputs of `bench a2a --json` (run with ranks_per_node = ranks / 2) and
+  // `bench moe-layer --json` (1 rank) instead of running the benchmarks.
+  std::string from_a2a;
+  std::string from_moe;
 };
 
 int run_calibrate(const CalibrateArgs& args);

@@ -272,7 +272,11 @@ int run_plan(const std::vector<std::string>& args) {
       "calibrate-ranks", po::value(&a.calib.ranks)->default_value(4),
       "with --calibrate: ranks of the benchmark runs")("calibrate-iters",
                                                        po::value(&a.calib.iters)->default_value(10),
-                                                       "with --calibrate: iterations per size");
+                                                       "with --calibrate: iterations per size")(
+      "calibrate-from-a2a", po::value(&a.calib.from_a2a),
+      "with --calibrate: fit to this `bench a2a --json` output instead of running it")(
+      "calibrate-from-moe", po::value(&a.calib.from_moe),
+      "with --calibrate: fit to this `bench moe-layer --json` output (1 rank)");
   po::options_description all;
   all.add(options).add_options()("file", po::value(&a.file));
   po::positional_options_description positional;
