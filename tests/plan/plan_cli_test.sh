@@ -38,7 +38,7 @@ expect_error() {  # expect_error WHAT PATTERN ARGS...
 }
 expect_error "unknown preset" "unknown preset 'dgx_h900'" --cluster dgx_h900
 printf 'nodes: 2\nranks_per_node: 2\nnics: 3\n' > "$work/bad_field.pbtxt"
-expect_error "unknown field" "bad_field.pbtxt:3:1: field 'nics': unknown field" --cluster "$work/bad_field.pbtxt"
+expect_error "unknown field" "bad_field.pbtxt:3:[0-9]*: field 'nics': unknown field" --cluster "$work/bad_field.pbtxt"
 printf 'nodes: 2\nranks_per_node: 2\n' > "$work/missing.pbtxt"
 expect_error "missing field" "missing.pbtxt: field 'intra_node': missing" --cluster "$work/missing.pbtxt"
 expect_error "no such file" "nope.pbtxt" --cluster "$work/nope.pbtxt"
