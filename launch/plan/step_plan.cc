@@ -108,7 +108,7 @@ Recommendation recommend(const std::vector<StepPrediction>& c, double capacity_f
                   best.layout.ep, a2a_name(best.algorithm).c_str(), comm);
   } else {
     std::snprintf(line, sizeof line,
-                  "EP %d with %s: %.2fx faster than EP %d with %s (exchange %.1f vs %.1f ms per "
+                  "EP %d with %s: %.2fx faster than EP %d with %s (exchange %.3f vs %.3f ms per "
                   "step, %.0f%% of the step), %.2f of %.0f GiB per rank",
                   best.layout.ep, a2a_name(best.algorithm).c_str(), other->step_s / best.step_s,
                   other->layout.ep, a2a_name(other->algorithm).c_str(), best.a2a.total() * 1e3,
