@@ -50,6 +50,9 @@ void validate_link(const Link& link, const std::string& name, const std::string&
   if (!(link.latency_us() >= 0) || !std::isfinite(link.latency_us())) {
     throw ConfigError(src, "field '" + name + ".latency_us': must be >= 0");
   }
+  if (!(link.wire_latency_us() >= 0) || !std::isfinite(link.wire_latency_us())) {
+    throw ConfigError(src, "field '" + name + ".wire_latency_us': must be >= 0");
+  }
 }
 
 }  // namespace

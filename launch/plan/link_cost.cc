@@ -52,8 +52,13 @@ CommTime phase_time(const ClusterSpec& cluster,
   const bool shared_host = layout.hosts() < layout.nodes();
   CommTime out;
   const double overhead = cluster.phase_overhead_us() * 1e-6;
-  const double part_i = lat_i + t_i;
-  const double part_e = lat_e + t_e;
+  double wire_i = 0, wire_e = 0;
+  for (const comm::TrafficCounters& t : node_ranks) {
+    if (t.intra_node_messages > 0) wire_i = intra.wire_latency_us() * 1e-6;
+    if (t.inter_node_messages > 0) wire_e = inter.wire_latency_us() * 1e-6;
+  }
+  const double part_i = lat_i + t_i + wire_i;
+  const double part_e = lat_e + t_e + wire_e;
   const double total = shared_host ? part_i + part_e : std::max(part_i, part_e);
   const double sum = part_i + part_e;
   out.intra_s = sum > 0 ? total * part_i / sum : 0;

@@ -8,6 +8,7 @@
 //   PER_HOST intra-node:  host bytes / bw (every rank of the host moves its bytes through it)
 //   inter-node:           max(max over ranks of bytes / bw, node bytes / (nics x bw)) for
 //                         PER_RANK; host bytes / (nics x bw) for PER_HOST
+// Plus the link's wire latency once per phase that uses it (messages fly concurrently).
 // Host bytes = the node's bytes per rank x ranks on the host. When nodes are emulated on fewer
 // physical hosts, intra and inter traffic share the same memory system and add up; on real
 // nodes they proceed concurrently (max).

@@ -103,6 +103,18 @@ TEST(LinkCost, SharedHostAddsEveryRanksBytes) {
   EXPECT_EQ(t.inter_s, 0);
 }
 
+TEST(LinkCost, WireLatencyIsPaidOncePerPhase) {
+  ClusterSpec c = two_link_cluster(Link::PER_HOST, 1);
+  c.mutable_inter_node()->set_wire_latency_us(1000);
+  const Layout l{4, 4, 2, 2};  // 2 real hosts: intra and inter overlap (max)
+  // inter: 2 messages x 10 us + 1000 us once + 2 x 1000 B x 2 ranks / 1e9 = 1024 us;
+  // intra: 10 us + 1000 B x 2 / 1e9 = 12 us; max = 1024 us.
+  const CommTime t = phase_time(c, l, {msgs(1, 1000, 2, 2000), msgs(1, 1000, 2, 2000)});
+  EXPECT_NEAR(t.total(), 1024e-6, 1e-12);
+  // A phase without inter-node messages pays no wire latency.
+  EXPECT_NEAR(phase_time(c, l, {msgs(1, 1000, 0, 0), msgs(1, 1000, 0, 0)}).total(), 12e-6, 1e-12);
+}
+
 TEST(A2aCost, BenchExchangeOnASharedHostHandComputed) {
   const ClusterSpec c = two_link_cluster(Link::PER_HOST, 1);
   const Layout l{4, 4, 2, 1};
