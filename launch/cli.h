@@ -47,6 +47,8 @@ Command report_command();
 
 // `switchyard bench a2a ...` (under mpirun)
 Command bench_command();
+// launch/plan_command.cc
+Command plan_command();
 
 // Parses argv and runs the command; maps exceptions to exit codes and one-line messages.
 int run_cli(int argc, char** argv);

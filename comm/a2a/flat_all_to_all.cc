@@ -2,6 +2,7 @@
 
 #include <ATen/ATen.h>
 
+#include "comm/a2a/exchange_messages.h"
 #include "comm/a2a/exchange_rows.h"
 #include "comm/a2a/layout_check.h"
 #include "core/check.h"
@@ -22,12 +23,8 @@ int FlatAllToAll::group_rank() const { return group_->rank(); }
 
 at::Tensor FlatAllToAll::exchange(const at::Tensor& input, const AllToAllLayout& layout) {
   check_layout_for_exchange(*group_, layout, input, name(), options_, /*need_count_matrix=*/false);
-  const int me = group_->rank();
   const int64_t bytes = row_bytes(input);
-  for (int d = 0; d < group_->size(); ++d) {
-    if (d == me) continue;
-    traffic_.record_send(node_of_[d] == node_of_[me], layout.send_counts()[d] * bytes);
-  }
+  for (const TrafficCounters& t : flat_exchange_messages(layout, node_of_, bytes)) traffic_ += t;
   ++traffic_.exchanges;
   // [total_send, ...] grouped by destination -> [total_recv, ...] grouped by source
   at::Tensor out = exchange_rows(*group_, input, layout.send_counts(), layout.recv_counts(),

@@ -2,6 +2,7 @@
 
 #include <ATen/ATen.h>
 
+#include "comm/a2a/exchange_messages.h"
 #include "comm/a2a/exchange_rows.h"
 #include "comm/a2a/layout_check.h"
 #include "comm/a2a/row_blocks.h"
@@ -58,11 +59,6 @@ at::Tensor HierarchicalAllToAll::exchange(const at::Tensor& input, const AllToAl
                            ? BlockTransfer{g, 0, out_off[s], rows}
                            : BlockTransfer{g, 1, stage_off[static_cast<size_t>(n) * G + g], rows});
     }
-    if (g != l) {
-      int64_t all = 0;  // the rows for local g, all nodes (accounted as one message)
-      for (int n = 0; n < N; ++n) all += cnt(r, rank_of(n, g));
-      traffic_.record_send(true, all * bytes);
-    }
   }
   // in: [total_send, ...]; out: [total_recv, ...] (this node's sources), stage
   intra_->exchange_blocks({out, stage}, {in}, recvs1, sends1, {options_.timeout})->wait();
@@ -74,17 +70,18 @@ at::Tensor HierarchicalAllToAll::exchange(const at::Tensor& input, const AllToAl
   std::vector<BlockTransfer> recvs2;
   for (int n = 0; n < N; ++n) {
     if (n == n_r) continue;
-    int64_t sent = 0;
     for (int g = 0; g < G; ++g) {
       const int64_t rows = cnt(rank_of(n_r, g), rank_of(n, l));
       sends2.push_back(g == l
                            ? BlockTransfer{n, 0, in_off[rank_of(n, l)], rows}
                            : BlockTransfer{n, 1, stage_off[static_cast<size_t>(n) * G + g], rows});
-      sent += rows;
       const int s = rank_of(n, g);
       recvs2.push_back({n, 0, out_off[s], cnt(s, r)});
     }
-    traffic_.record_send(false, sent * bytes);
+  }
+  // One message per peer and phase (the logical exchange), as exchange_messages.h defines them.
+  for (const TrafficCounters& t : hierarchical_exchange_messages(layout, N, G, bytes)) {
+    traffic_ += t;
   }
   ++traffic_.exchanges;
   // in: input, stage; out: [total_recv, ...] grouped by source rank

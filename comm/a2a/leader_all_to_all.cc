@@ -2,6 +2,7 @@
 
 #include <ATen/ATen.h>
 
+#include "comm/a2a/exchange_messages.h"
 #include "comm/a2a/exchange_rows.h"
 #include "comm/a2a/layout_check.h"
 #include "comm/a2a/row_blocks.h"
@@ -74,7 +75,6 @@ at::Tensor LeaderAllToAll::exchange(const at::Tensor& input, const AllToAllLayou
   std::vector<BlockTransfer> recvs;
   if (!leader) {
     for (int d = 0; d < P; ++d) sends.push_back({0, 0, in_off[d], cnt(me, d)});
-    traffic_.record_send(true, layout.total_send_rows() * bytes);
   } else {
     for (int gs = 1; gs < G; ++gs) {
       const int s = rank_of(n_r, gs);
@@ -104,24 +104,23 @@ at::Tensor LeaderAllToAll::exchange(const at::Tensor& input, const AllToAllLayou
     recvs.clear();
     for (int n = 0; n < N; ++n) {
       if (n == n_r) continue;
-      int64_t sent = 0;
       for (int g = 0; g < G; ++g) {
         for (int gs = 0; gs < G; ++gs) {
           const int64_t rows = cnt(rank_of(n_r, gs), rank_of(n, g));
           sends.push_back(gs == 0 ? BlockTransfer{n, 0, in_off[rank_of(n, g)], rows}
                                   : BlockTransfer{n, 1, x_off[idx(n, g, gs, G)], rows});
-          sent += rows;
           const int s = rank_of(n, gs);
           const int64_t in_rows = cnt(s, rank_of(n_r, g));
           recvs.push_back(g == 0 ? BlockTransfer{n, 0, out_off[s], in_rows}
                                  : BlockTransfer{n, 1, s_off[idx(g, n, gs, N)], in_rows});
         }
       }
-      traffic_.record_send(false, sent * bytes);
     }
     // ins: input, X; outs: output, S
     inter_->exchange_blocks({out, sc}, {in, x}, recvs, sends, {options_.timeout})->wait();
   }
+  // One message per peer and phase (the logical exchange), as exchange_messages.h defines them.
+  for (const TrafficCounters& t : leader_exchange_messages(layout, N, G, bytes)) traffic_ += t;
   ++traffic_.exchanges;
 
   // Scatter: the leader sends local g its rows in source-rank order (its own from the input,
@@ -132,16 +131,13 @@ at::Tensor LeaderAllToAll::exchange(const at::Tensor& input, const AllToAllLayou
     for (int s = 0; s < P; ++s) recvs.push_back({0, 0, out_off[s], cnt(s, me)});
   } else {
     for (int g = 1; g < G; ++g) {
-      int64_t sent = 0;
       for (int n = 0; n < N; ++n) {
         for (int gs = 0; gs < G; ++gs) {
           const int64_t rows = cnt(rank_of(n, gs), rank_of(n_r, g));
           sends.push_back(n == n_r && gs == 0 ? BlockTransfer{g, 0, in_off[rank_of(n_r, g)], rows}
                                               : BlockTransfer{g, 1, s_off[idx(g, n, gs, N)], rows});
-          sent += rows;
         }
       }
-      traffic_.record_send(true, sent * bytes);
     }
   }
   // ins: input, S; out: [total_recv, ...] grouped by source rank

@@ -1,0 +1,178 @@
+#include "launch/plan_calibrate.h"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+
+#include <google/protobuf/text_format.h>
+#include <nlohmann/json.hpp>
+
+#include "core/errors.h"
+#include "core/input_file.h"
+#include "launch/cli.h"
+#include "launch/plan/bench_predict.h"
+#include "launch/plan/cluster_loader.h"
+#include "launch/plan/fit_alpha_beta.h"
+
+namespace switchyard::launch {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string self_executable() {
+  std::error_code ec;
+  const fs::path p = fs::read_symlink("/proc/self/exe", ec);
+  if (ec) throw Error("cannot find the switchyard executable (/proc/self/exe): " + ec.message());
+  return p.string();
+}
+
+void run_command(const std::string& command) {
+  std::cerr << "switchyard plan --calibrate: " << command << "\n";
+  const int status = std::system(command.c_str());
+  if (status != 0) {
+    throw Error("calibration run failed (status " + std::to_string(status) + "): " + command);
+  }
+}
+
+nlohmann::json read_json(const std::string& path) {
+  return nlohmann::json::parse(read_input_file({path, "benchmark output", kMaxMetricsBytes, ""}));
+}
+
+plan::A2aAlgorithm algorithm_of(const std::string& method, bool* known) {
+  *known = true;
+  if (method == "flat") return plan::A2aAlgorithm::kFlat;
+  if (method == "hierarchical") return plan::A2aAlgorithm::kHierarchical;
+  if (method == "leader") return plan::A2aAlgorithm::kLeader;
+  *known = false;
+  return plan::A2aAlgorithm::kFlat;
+}
+
+// The model's time for one measured exchange on `cluster`.
+double model_time(const plan::ClusterSpec& cluster,
+                  const plan::Layout& layout,
+                  plan::A2aAlgorithm alg,
+                  int64_t bytes) {
+  return plan::predict_bench_a2a(cluster, layout, alg, bytes).time.total();
+}
+
+plan::ClusterSpec with_links(plan::ClusterSpec c, double latency_us, double gbps, double over_us) {
+  for (plan::Link* l : {c.mutable_intra_node(), c.mutable_inter_node()}) {
+    l->set_latency_us(latency_us);
+    l->set_bandwidth_gbps(gbps);
+    l->set_scope(plan::Link::PER_HOST);
+  }
+  c.set_phase_overhead_us(over_us);
+  return c;
+}
+
+}  // namespace
+
+int run_calibrate(const CalibrateArgs& args) {
+  if (args.ranks < 2 || args.ranks % 2 != 0) {
+    throw UsageError{"plan", "--calibrate-ranks must be even and >= 2 (2 emulated nodes)"};
+  }
+  plan::ClusterSpec cluster = plan::load_cluster(args.base);
+  const std::string exe = self_executable();
+  const fs::path dir =
+      fs::temp_directory_path() / ("switchyard-calibrate-" + std::to_string(getpid()));
+  fs::create_directories(dir);
+  const std::string a2a_json = (dir / "a2a.json").string();
+  const std::string moe_json = (dir / "moe.json").string();
+  const int G = args.ranks / 2;
+  const std::string mpirun =
+      "mpirun --allow-run-as-root --oversubscribe --bind-to none -x OMP_NUM_THREADS=1 "
+      "-x OPENBLAS_NUM_THREADS=1 ";
+  if (args.from_a2a.empty()) {
+    run_command(mpirun + "-np " + std::to_string(args.ranks) + " '" + exe +
+                "' bench a2a --ranks-per-node " + std::to_string(G) +
+                " --max-bytes 4194304 --iters " + std::to_string(args.iters) + " --json '" +
+                a2a_json + "' > /dev/null");
+  }
+  if (args.from_moe.empty()) {
+    run_command("mpirun --allow-run-as-root --oversubscribe --bind-to none -np 1 '" + exe +
+                "' bench moe-layer --capacity-factors 0 --iters " + std::to_string(args.iters) +
+                " --json '" + moe_json + "' > /dev/null");
+  }
+
+  // GEMM: the dense chain of bench moe-layer, [T k, d] x [d, F] -> [F, d], forward + backward:
+  // 3 x 2 GEMMs of 2 T k d F FLOPs. One rank with every core: the host's figure.
+  const nlohmann::json moe = read_json(args.from_moe.empty() ? moe_json : args.from_moe);
+  const double dense_s = moe.at(0).at("dense_ms").get<double>() * 1e-3;
+  const plan::MoeLayerBench bench;
+  const double flops = 12.0 * bench.tokens * bench.top_k * bench.hidden * bench.ffn;
+  cluster.set_gemm_tflops_fp32(flops / dense_s / 1e12);
+  cluster.set_compute_shared_by_host(true);
+  cluster.set_physical_hosts(1);
+  // Memory bandwidth of the element-wise work: the one figure that makes the predicted MoE layer
+  // of that run (dropless, one rank) equal the measured one (bisection; the prediction falls
+  // as the bandwidth grows).
+  const double moe_s = moe.at(0).at("moe_ms").get<double>() * 1e-3;
+  const plan::Layout one{1, 1, 1, 1};
+  double lo = 0.05, hi = 1000;
+  for (int i = 0; i < 60; ++i) {
+    const double mid = std::sqrt(lo * hi);
+    cluster.set_memory_bandwidth_gbps(mid);
+    const double t =
+        plan::predict_bench_moe_layer(cluster, one, plan::A2aAlgorithm::kFlat, bench).total();
+    (t > moe_s ? lo : hi) = mid;
+  }
+  cluster.set_memory_bandwidth_gbps(std::sqrt(lo * hi));
+
+  // Links: one host, so intra and inter are the same shared memory (PER_HOST).
+  const plan::Layout layout{args.ranks, args.ranks, G, 1};
+  const nlohmann::json a2a = read_json(args.from_a2a.empty() ? a2a_json : args.from_a2a);
+  std::vector<plan::LinearSample> samples;
+  const plan::ClusterSpec unit_a = with_links(cluster, 1e6, 1e12, 0);  // alpha = 1 s
+  const plan::ClusterSpec unit_b = with_links(cluster, 0, 1e-9, 0);    // 1 s per byte
+  const plan::ClusterSpec unit_c = with_links(cluster, 0, 1e12, 1e6);  // overhead 1 s
+  for (const auto& r : a2a.at("results")) {
+    bool known = false;
+    const plan::A2aAlgorithm alg = algorithm_of(r.at("method").get<std::string>(), &known);
+    if (!known) continue;
+    const int64_t bytes = r.at("bytes_per_peer").get<int64_t>();
+    plan::LinearSample s;
+    s.a = model_time(unit_a, layout, alg, bytes);
+    s.b = model_time(unit_b, layout, alg, bytes);
+    s.c = model_time(unit_c, layout, alg, bytes);
+    s.measured_s = r.at("latency_us").get<double>() * 1e-6;
+    samples.push_back(s);
+  }
+  if (samples.empty()) throw Error("calibration: bench a2a reported no flat/hierarchical rows");
+  const plan::AlphaBetaFit fit = plan::fit_alpha_beta(samples);
+  const double gbps = fit.inv_bandwidth_s_per_byte > 0 ? 1e-9 / fit.inv_bandwidth_s_per_byte : 1e3;
+  cluster = with_links(cluster, fit.alpha_s * 1e6, gbps, fit.overhead_s * 1e6);
+  char when[64];
+  const std::time_t now = std::time(nullptr);
+  std::strftime(when, sizeof when, "%Y-%m-%d %H:%M UTC", std::gmtime(&now));
+  char source[256];
+  std::snprintf(source, sizeof source,
+                "calibrated %s: bench a2a %d ranks as 2x%d (fit median error %.0f%%, max %.0f%%), "
+                "bench moe-layer dense GEMMs",
+                when, args.ranks, G, fit.median_abs_rel_error * 100, fit.max_abs_rel_error * 100);
+  cluster.set_source(source);
+  std::string text;
+  google::protobuf::TextFormat::PrintToString(cluster, &text);
+  std::ofstream out(args.out, std::ios::trunc);
+  out << "# Written by `switchyard plan --calibrate` (" << when << ").\n" << text;
+  out.flush();
+  if (!out) throw Error("cannot write '" + args.out + "': " + std::strerror(errno));
+  std::printf(
+      "alpha %.2f us, bandwidth %.3f GB/s, phase overhead %.1f us, GEMM %.4f TFLOP/s, "
+      "memory %.2f GB/s (host); fit over %zu exchanges: median error %.1f%%, max %.1f%%\nwrote "
+      "%s\n",
+      fit.alpha_s * 1e6, gbps, fit.overhead_s * 1e6, cluster.gemm_tflops_fp32(),
+      cluster.memory_bandwidth_gbps(), samples.size(), fit.median_abs_rel_error * 100,
+      fit.max_abs_rel_error * 100, args.out.c_str());
+  fs::remove_all(dir);
+  return kExitOk;
+}
+
+}  // namespace switchyard::launch
