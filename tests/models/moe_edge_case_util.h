@@ -83,8 +83,9 @@ inline at::Tensor edge_token_ids(int64_t first, int64_t count) {
 }
 
 // Sets the routers' weights so that expert e's logit is bias[e] * x[:, 0] + (the other
-// features' terms, |.| of a few units), for inputs with x[:, 0] = 1 (force_feature): a bias of
-// +kForce selects an expert for every token, -kForce keeps every token away from it. SMILE gets
+// features' terms, scaled to |.| well below 1), for inputs with x[:, 0] = 1 (force_feature): a
+// bias of +kForce selects an expert for every token, -kForce keeps every token away from it (and
+// a group-limited router's group of the +kForce expert wins: 1 + 0.5ish against 0.5 + 0.5ish). SMILE gets
 // the node bias max_{e in node} bias[e] and the per-node local bias bias[e]; StableMoE both its
 // routing centroids and its distilled router (embedding feature 0 = 1).
 inline void force_routing(Router& router, const std::vector<double>& bias) {
@@ -95,12 +96,14 @@ inline void force_routing(Router& router, const std::vector<double>& bias) {
   for (const char* name : {"weight", "centroids", "distilled_centroids", "local_weight"}) {
     if (at::Tensor* w = params.find(name)) {
       ASSERT_EQ(w->size(0), e) << name;
+      w->narrow(1, 1, w->size(1) - 1).mul_(0.1);  // the rest: |logit| well below 1
       w->select(1, 0).copy_(b);
     }
   }
   if (at::Tensor* emb = params.find("distilled_embedding")) emb->select(1, 0).fill_(1.0);
   if (at::Tensor* node = params.find("node_weight")) {
     const int64_t nodes = node->size(0);
+    node->narrow(1, 1, node->size(1) - 1).mul_(0.1);
     node->select(1, 0).copy_(std::get<0>(b.view({nodes, e / nodes}).max(1)));  // [N]
   }
 }

@@ -57,7 +57,7 @@ constexpr double kTolerance = 1e-6;
 constexpr int64_t kTokensPerRank = 8;
 
 // A dispatcher set-up over the whole world (EP = world size).
-struct Setup {
+struct DispatchSetup {
   std::string name;
   comm::AllToAllAlgorithm algorithm = comm::AllToAllAlgorithm::kFlat;
   int ranks_per_node = 0;  // 0 = one emulated node
@@ -72,7 +72,7 @@ struct World {
   int nodes = 1;
 };
 
-World make_world(const Setup& s) {
+World make_world(const DispatchSetup& s) {
   comm::MpiCommunicatorOptions options;
   options.timeout = std::chrono::milliseconds(60000);  // a hang fails the test
   World w;
@@ -114,7 +114,7 @@ void expect_close(const at::Tensor& a, const at::Tensor& b, const std::string& w
   EXPECT_TRUE(at::allclose(a.detach(), b.detach(), 1e-5, 1e-6, /*equal_nan=*/true)) << what;
 }
 
-void run_case(const std::string& kind, const Case& c, const Setup& s, World& w) {
+void run_case(const std::string& kind, const Case& c, const DispatchSetup& s, World& w) {
   SCOPED_TRACE(s.name + " " + kind + " " + c.name);
   const int size = w.world->size();
   const int rank = w.world->rank();
@@ -248,10 +248,10 @@ std::vector<Case> cases(int size) {
   return out;
 }
 
-std::vector<Setup> setups(int size) {
+std::vector<DispatchSetup> setups(int size) {
   using comm::AllToAllAlgorithm;
   if (size == 1) return {{"ep1 local"}};
-  std::vector<Setup> out = {{"ep" + std::to_string(size) + " flat"}};
+  std::vector<DispatchSetup> out = {{"ep" + std::to_string(size) + " flat"}};
   if (size == 2) out.push_back({"ep2 hier 2x1", AllToAllAlgorithm::kHierarchical, 1});
   if (size == 4) out.push_back({"ep4 hier 2x2", AllToAllAlgorithm::kHierarchical, 2});
   if (size >= 4) {
@@ -263,7 +263,7 @@ std::vector<Setup> setups(int size) {
 
 TEST(MoEEdgeCasesMpi, EveryRouterEveryDispatcher) {
   const int size = world_size();
-  for (const Setup& s : setups(size)) {
+  for (const DispatchSetup& s : setups(size)) {
     World w = make_world(s);
     for (const std::string& kind : edge_router_kinds()) {
       for (const Case& c : cases(size)) {

@@ -41,7 +41,7 @@ constexpr int64_t kExperts = 8;
 constexpr int64_t kTokens = 24;
 constexpr double kTolerance = 1e-6;
 
-struct Run {
+struct LayerRun {
   std::shared_ptr<AuxLossCollector> aux = std::make_shared<AuxLossCollector>();
   MoELayer layer = nullptr;
   at::Tensor output;  // [T, H]
@@ -50,11 +50,11 @@ struct Run {
 
 // One training forward (step 5) and backward of sum(output * g) + the aux losses; `bias` forces
 // the routing (force_routing) when not empty; `aux_only` backpropagates the aux losses alone.
-Run run_layer(const MoEBuildOptions& o,
-              const at::Tensor& x,
-              const std::vector<double>& bias = {},
-              bool aux_only = false) {
-  Run r;
+LayerRun run_layer(const MoEBuildOptions& o,
+                   const at::Tensor& x,
+                   const std::vector<double>& bias = {},
+                   bool aux_only = false) {
+  LayerRun r;
   r.layer = build_moe_layer(o, MoEParallel{}, r.aux.get());
   if (!bias.empty()) force_routing(r.layer->router(), bias);
   const int64_t hidden = x.size(-1);
@@ -75,10 +75,10 @@ Run run_layer(const MoEBuildOptions& o,
 }
 
 // Kept rows per expert of the run's plan (local layer: all experts are local).
-std::vector<int64_t> received(const Run& r) { return r.layer->last_plan().tokens_per_expert; }
+std::vector<int64_t> received(const LayerRun& r) { return r.layer->last_plan().tokens_per_expert; }
 
 // Per expert: whether it received a row of a token with a non-finite input (bad[t]).
-std::vector<bool> received_bad(const Run& r, const at::Tensor& bad) {
+std::vector<bool> received_bad(const LayerRun& r, const at::Tensor& bad) {
   const DispatchPlan& plan = r.layer->last_plan();
   std::vector<bool> out(static_cast<size_t>(plan.num_experts), false);
   const at::Tensor bad_row = bad.index_select(0, plan.token_index);  // [N]
@@ -91,7 +91,7 @@ std::vector<bool> received_bad(const Run& r, const at::Tensor& bad) {
   return out;
 }
 
-void expect_matches_oracle(Run& r, const at::Tensor& x, const MoEBuildOptions& o) {
+void expect_matches_oracle(LayerRun& r, const at::Tensor& x, const MoEBuildOptions& o) {
   const at::Tensor expected = oracle_output(r.layer, x.reshape({-1, x.size(-1)}), o.experts.kind);
   if (max_abs(expected) == 0.0) {
     EXPECT_EQ(max_abs(r.output), 0.0) << "every assignment dropped: the output must be 0";
@@ -121,7 +121,7 @@ TEST(MoEEdgeCases, ZeroTokensGiveEmptyOutputAndExactlyZeroGradients) {
     for (double cf : {0.0, 1.0}) {
       SCOPED_TRACE(kind + (cf > 0 ? " capacity" : " dropless"));
       const MoEBuildOptions o = edge_options(kind, kExperts, cf);
-      Run r = run_layer(o, at::zeros({0, o.layer.hidden_size}));
+      LayerRun r = run_layer(o, at::zeros({0, o.layer.hidden_size}));
       EXPECT_EQ(r.output.size(0), 0);
       EXPECT_TRUE(all_finite(r.aux->weighted_sum()));
       expect_idle_experts_zero(r.layer, received(r), true);
@@ -143,7 +143,7 @@ TEST(MoEEdgeCases, ExpertsNobodyChoosesGetExactlyZeroGradients) {
       SCOPED_TRACE(kind + (cf > 0 ? " capacity" : " dropless"));
       const MoEBuildOptions o = edge_options(kind, kExperts, cf);
       const at::Tensor x = force_feature(make_tokens(kTokens, o.layer.hidden_size, 17));
-      Run r = run_layer(o, x, bias);
+      LayerRun r = run_layer(o, x, bias);
       const std::vector<int64_t> selected = r.layer->last_plan().selected_per_expert;
       for (int64_t e = 4; e < kExperts; ++e) EXPECT_EQ(selected[static_cast<size_t>(e)], 0) << e;
       int64_t busy = 0;
@@ -165,7 +165,7 @@ TEST(MoEEdgeCases, EveryTokenRoutedToOneExpert) {
       SCOPED_TRACE(kind + (cf > 0 ? " capacity" : " dropless"));
       const MoEBuildOptions o = edge_options(kind, kExperts, cf);
       const at::Tensor x = force_feature(make_tokens(kTokens, o.layer.hidden_size, 17));
-      Run r = run_layer(o, x, bias);
+      LayerRun r = run_layer(o, x, bias);
       const std::vector<int64_t> kept = received(r);
       if (!experts_choose(kind)) {
         // The first choice of every token is the target.
@@ -199,7 +199,7 @@ TEST(MoEEdgeCases, CapacitySoLowThatEverythingDrops) {
     // 0 at level 1): every assignment drops.
     const MoEBuildOptions o = edge_options(kind, kExperts, 1e-12);
     const at::Tensor x = make_tokens(kTokens, o.layer.hidden_size, 17);
-    Run r = run_layer(o, x);
+    LayerRun r = run_layer(o, x);
     for (int64_t n : received(r)) EXPECT_EQ(n, 0);
     EXPECT_FALSE(r.layer->last_plan().keep.any().item<bool>());
     // A dropped assignment contributes 0: the output is exactly 0 (the residual carries x).
@@ -207,7 +207,7 @@ TEST(MoEEdgeCases, CapacitySoLowThatEverythingDrops) {
     expect_idle_experts_zero(r.layer, received(r), true);
     // The task loss reaches nothing: every gradient is what the aux losses alone give (an
     // absent gradient counts as 0; the summation order may differ, hence the tolerance).
-    Run aux_only = run_layer(o, x, {}, /*aux_only=*/true);
+    LayerRun aux_only = run_layer(o, x, {}, /*aux_only=*/true);
     auto grads = aux_only.layer->named_parameters();
     auto or_zero = [](const at::Tensor& grad, const at::Tensor& p) {
       return grad.defined() ? grad : at::zeros_like(p);
@@ -221,7 +221,7 @@ TEST(MoEEdgeCases, CapacitySoLowThatEverythingDrops) {
 
     // cf = 1e-6: capacity 1 per expert (StableMoE: 0; SMILE: 1 token through level 1).
     const MoEBuildOptions one = edge_options(kind, kExperts, 1e-6);
-    Run nearly = run_layer(one, x);
+    LayerRun nearly = run_layer(one, x);
     const std::vector<int64_t> selected = nearly.layer->last_plan().selected_per_expert;
     int64_t kept = 0;
     for (int64_t e = 0; e < kExperts; ++e) {
@@ -251,7 +251,7 @@ TEST(MoEEdgeCases, BatchOfOneSequenceAndOfOneToken) {
           o.layer.seq_len = seq;
           o.router.expert_choice.seq_len = seq;
           const at::Tensor x = make_tokens(seq, o.layer.hidden_size, 19).view({1, seq, -1});
-          Run r = run_layer(o, x);
+          LayerRun r = run_layer(o, x);
           EXPECT_TRUE(all_finite(r.output));
           EXPECT_TRUE(all_finite(r.input_grad));
           expect_matches_oracle(r, x, o);
@@ -280,13 +280,13 @@ TEST(MoEEdgeCases, NonFiniteRouterInputs) {
                      std::to_string(value));
         const MoEBuildOptions o = edge_options(kind, kExperts, cf);
         const at::Tensor clean = make_tokens(kTokens, o.layer.hidden_size, 17);
-        Run reference = run_layer(o, clean);
+        LayerRun reference = run_layer(o, clean);
 
         // The first 4 tokens non-finite: the others' outputs stay finite (exactly the clean
         // ones where routing is per token); experts that saw only finite tokens have finite
         // gradients, idle experts exactly 0.
         const at::Tensor x = with_rows(clean, 0, 4, value);
-        Run r = run_layer(o, x);
+        LayerRun r = run_layer(o, x);
         const at::Tensor bad = at::arange(kTokens, at::kLong).lt(4);
         EXPECT_TRUE(all_finite(r.output.narrow(0, 4, kTokens - 4)));
         if (per_token(kind, cf)) {
@@ -304,7 +304,7 @@ TEST(MoEEdgeCases, NonFiniteRouterInputs) {
         expect_idle_experts_zero(r.layer, received(r), false);
 
         // Every token non-finite: no failure, idle experts exactly 0.
-        Run all = run_layer(o, with_rows(clean, 0, kTokens, value));
+        LayerRun all = run_layer(o, with_rows(clean, 0, kTokens, value));
         EXPECT_EQ(all.output.size(0), kTokens);
         expect_idle_experts_zero(all.layer, received(all), false);
       }
