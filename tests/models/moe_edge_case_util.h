@@ -85,9 +85,9 @@ inline at::Tensor edge_token_ids(int64_t first, int64_t count) {
 // Sets the routers' weights so that expert e's logit is bias[e] * x[:, 0] + (the other
 // features' terms, scaled to |.| well below 1), for inputs with x[:, 0] = 1 (force_feature): a
 // bias of +kForce selects an expert for every token, -kForce keeps every token away from it (and
-// a group-limited router's group of the +kForce expert wins: 1 + 0.5ish against 0.5 + 0.5ish). SMILE gets
-// the node bias max_{e in node} bias[e] and the per-node local bias bias[e]; StableMoE both its
-// routing centroids and its distilled router (embedding feature 0 = 1).
+// a group-limited router's group of the +kForce expert wins: 1 + 0.5ish against 0.5 + 0.5ish).
+// SMILE gets the node bias max_{e in node} bias[e] and the per-node local bias bias[e]; StableMoE
+// both its routing centroids and its distilled router (embedding feature 0 = 1).
 inline void force_routing(Router& router, const std::vector<double>& bias) {
   torch::NoGradGuard no_grad;
   const auto e = static_cast<int64_t>(bias.size());
