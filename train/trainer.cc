@@ -161,10 +161,18 @@ double Trainer::train_step(int64_t step, double* grad_norm, bool* skipped, nlohm
   grad_sync_->synchronize();
   lap("grad_sync");
   *grad_norm = global_grad_norm(dense_params_, expert_params_, *groups_.host_expert);
-  *skipped = !std::isfinite(*grad_norm);
+  // The task loss and the loss that was differentiated (task + weighted aux losses), summed over
+  // the world in one collective: a non-finite loss can have a finite gradient (an aux loss that
+  // overflows to inf, or a constant one), so the grad norm alone does not catch it. [2] host.
+  const at::Tensor losses = at::stack({loss.detach(), total.detach().to(at::kFloat)}).to(at::kCPU);
+  const std::vector<double> sums = comm::all_reduce_sum(
+      *groups_.host_world, std::vector<double>{losses[0].item<double>(), losses[1].item<double>()});
+  const bool finite_loss = std::isfinite(sums[1]);
+  *skipped = !finite_loss || !std::isfinite(*grad_norm);
   if (*skipped) {
     if (groups_.world->rank() == 0) {
-      spdlog::warn("step {}: non-finite gradient norm ({}); step skipped", step + 1, *grad_norm);
+      spdlog::warn("step {}: non-finite {} ({}); step skipped", step + 1,
+                   finite_loss ? "gradient norm" : "loss", finite_loss ? *grad_norm : sums[1]);
     }
     optimizer_->zero_grad();
   } else {
@@ -173,7 +181,7 @@ double Trainer::train_step(int64_t step, double* grad_norm, bool* skipped, nlohm
     if (callbacks_.after_optimizer_step) callbacks_.after_optimizer_step(step);
   }
   lap("optimizer");
-  return global_mean(loss.item<double>());
+  return sums[0] / groups_.host_world->size();
 }
 
 nlohmann::json Trainer::run_routing_probe() {

@@ -8,8 +8,9 @@
 //   2. this rank's rows of the global batch (stateless sampler: the data position is the step);
 //   3. forward, loss = mean token cross-entropy + the MoE layers' weighted aux losses; backward;
 //   4. gradient synchronization (dense over the world, experts over expert-data; bucketed);
-//   5. global gradient norm (each parameter once); a non-finite norm skips the step on every
-//      rank and says so; otherwise clip and step;
+//   5. global gradient norm (each parameter once) and the world's sum of the loss; a non-finite
+//      norm or loss (task + aux: an aux loss can be inf with a finite gradient) skips the step
+//      on every rank with one warning (rank 0); otherwise clip and step;
 //   6. metrics (rank 0: progress line, metrics.jsonl), periodic evaluation and checkpoints.
 // Checkpoints are topology independent (train/model_state.h) and atomic
 // (train/checkpoint_store.h); a run resumes from the newest one automatically.

@@ -131,7 +131,9 @@ RoutingResult SmileRouter::route(const at::Tensor& tokens, const RoutingContext&
   RoutingResult out;
   // [T, E] joint logits z_node[a] + z_loc[a][b] and scores q_a * softmax_b(z_loc[a]) (rows sum 1).
   out.logits = (node_logits.unsqueeze(2) + local_all).reshape({num_tokens, nodes * per_node});
-  out.scores = (q.unsqueeze(2) * at::softmax(local_all, -1)).reshape({num_tokens, -1});
+  // [T, N, M] -> [T, E] (explicit sizes: -1 is ambiguous when T = 0)
+  out.scores =
+      (q.unsqueeze(2) * at::softmax(local_all, -1)).reshape({num_tokens, nodes * per_node});
   at::Tensor expert = a * per_node + b;  // [T]
   at::Tensor gate = q.gather(1, a.view({num_tokens, 1})) * r.gather(1, b.view({num_tokens, 1}));
 
