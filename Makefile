@@ -54,11 +54,14 @@ test-asan: deps
 	@cmake --build $(ASAN_BUILD_DIR) -j $(JOBS)
 	@cd $(ASAN_BUILD_DIR) && ctest -L 'unit|mpi' --output-on-failure -j $(JOBS)
 
-# ThreadSanitizer on the comm layer: its watchdog and progress threads (tests/comm).
+# ThreadSanitizer on the comm layer's threads (tests/comm): the communicators' wait loops and
+# timeouts, the exchange worker of comm.overlap_chunks, the timeout watchdog.
 test-tsan: deps
 	$(call configure-sanitized,$(TSAN_BUILD_DIR),thread)
-	@cmake --build $(TSAN_BUILD_DIR) -j $(JOBS) --target comm_unit_test comm_mpi_test
-	@cd $(TSAN_BUILD_DIR) && ctest -R '^comm_(unit|mpi)_test' --output-on-failure -j $(JOBS)
+	@cmake --build $(TSAN_BUILD_DIR) -j $(JOBS) --target comm_unit_test comm_mpi_test \
+	  comm_timeout_test
+	@cd $(TSAN_BUILD_DIR) && ctest -R '^comm_(unit|mpi|timeout)_test' --output-on-failure \
+	  -j $(JOBS)
 
 # What `make test` (and so CI) adds: the ASan+UBSan subset, timed.
 test-asan-subset: deps

@@ -154,6 +154,7 @@ TrainerOptions trainer_options(const config::ExperimentConfig& c) {
   o.eval_batches = t.eval_batches();
   o.log_every = c.logging().log_every();
   o.run_dir = c.logging().jsonl() ? c.logging().run_dir() : "";
+  o.tensorboard_dir = c.logging().tensorboard() ? c.logging().run_dir() : "";
   o.checkpoint_dir =
       c.checkpoint().dir().empty() ? c.logging().run_dir() + "/checkpoints" : c.checkpoint().dir();
   o.checkpoint_every = c.checkpoint().every_steps();

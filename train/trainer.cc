@@ -4,6 +4,7 @@
 #include <cmath>
 #include <filesystem>
 #include <iostream>
+#include <optional>
 
 #include <ATen/ATen.h>
 #include <spdlog/spdlog.h>
@@ -17,6 +18,7 @@
 #include "train/checkpoint_store.h"
 #include "train/grad_sync.h"
 #include "train/metrics.h"
+#include "train/tensorboard/tensorboard_log.h"
 
 namespace switchyard::train {
 namespace {
@@ -292,6 +294,17 @@ TrainResult Trainer::run(const std::atomic<bool>* stop_requested) {
       if (rank == 0) spdlog::info("resumed from checkpoint at step {}", start);
     }
   }
+  // TensorBoard: the same records; a resumed run's file hides what earlier files hold from its
+  // first step on (records written after the checkpoint it resumed from).
+  std::optional<tensorboard::TensorBoardLog> board;
+  if (rank == 0 && !options_.tensorboard_dir.empty()) {
+    board.emplace(options_.tensorboard_dir);
+    if (start > 0) board->mark_session_start(start + 1);
+  }
+  const auto log_record = [&](const nlohmann::json& record) {
+    metrics.write(record);
+    if (board) board->write_record(record);
+  };
   const int64_t tokens_per_step = options_.global_batch_size * options_.seq_length;
   const auto run_start = Clock::now();
   auto window_start = Clock::now();
@@ -338,7 +351,7 @@ TrainResult Trainer::run(const std::atomic<bool>* stop_requested) {
       if (rank == 0)
         spdlog::info("step {}: val loss {:.4f} (perplexity {:.2f})", done, val, std::exp(val));
     }
-    metrics.write(record);
+    log_record(record);
     if (rank == 0 && options_.print_progress &&
         (done % options_.log_every == 0 || done == options_.num_steps)) {
       const double window_seconds = seconds_since(window_start);
@@ -359,7 +372,7 @@ TrainResult Trainer::run(const std::atomic<bool>* stop_requested) {
   result.steps_completed = options_.num_steps;
   result.final_val_loss = evaluate();
   if (rank == 0) {
-    metrics.write(
+    log_record(
         {{"step", options_.num_steps}, {"val_loss", result.final_val_loss}, {"final", true}});
     spdlog::info("trained {} steps in {}", options_.num_steps - start,
                  format_duration(seconds_since(run_start)));

@@ -56,8 +56,9 @@ struct TrainerOptions {
   int64_t eval_every = 0;  // 0 = only at the end
   int64_t eval_batches = 20;
   int64_t log_every = 10;
-  std::string run_dir;         // metrics.jsonl goes here (rank 0); empty = no file
-  std::string checkpoint_dir;  // empty = no checkpoints
+  std::string run_dir;          // metrics.jsonl goes here (rank 0); empty = no file
+  std::string tensorboard_dir;  // TensorBoard event files go here (rank 0); empty = none
+  std::string checkpoint_dir;   // empty = no checkpoints
   int64_t checkpoint_every = 0;
   int keep_last = 3;
   bool resume = true;

@@ -262,10 +262,11 @@ void check_moe(const ExperimentConfig& c, Checker& k) {
   k.non_negative(a.erc().coeff(), "model.moe.aux_loss.erc.coeff");
   k.require(a.erc().alpha() >= 0 && std::isfinite(a.erc().alpha()), "model.moe.aux_loss.erc.alpha",
             "must be a finite number >= 0, got " + Checker::str(a.erc().alpha()));
-  if (a.erc().coeff() > 0 && m.router().kind() == RouterConfig::LOCMOE &&
+  if ((a.erc().coeff() > 0 || a.erc().measure()) && m.router().kind() == RouterConfig::LOCMOE &&
       m.router().locmoe().grouped_average_pooling()) {
     k.require(
-        false, "model.moe.aux_loss.erc.coeff",
+        false,
+        a.erc().coeff() > 0 ? "model.moe.aux_loss.erc.coeff" : "model.moe.aux_loss.erc.measure",
         "cannot be used with model.moe.router.locmoe.grouped_average_pooling (GrAP gating has "
         "no learned router rows to couple with the experts)");
   }

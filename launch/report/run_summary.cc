@@ -63,7 +63,7 @@ const std::vector<MetricInfo>& report_metrics() {
        "probes and layers (logging.routing_probe_every)"},
       {"erc_specialization", "ERC specialization",
        "mean diagonal over mean off-diagonal of the ERC coupling matrix, last step (only with "
-       "aux_loss.erc)"},
+       "aux_loss.erc.coeff > 0 or aux_loss.erc.measure)"},
       {"dpsl_prior_fit", "DPSL prior distance",
        "Dirichlet-prior distance of the probe's router scores at the last probe (0 = fits the "
        "prior; logging.routing_probe_every)"},

@@ -41,6 +41,9 @@ struct ErcOptions {
   // Differentiate the proxies with respect to R (paper; UNVERIFIED pseudocode indentation).
   // false = detached proxies: only the experts' W_g learn from the loss.
   bool router_gradient = true;
+  // Compute M and its statistics even with coeff 0 (no gradient, no loss): a metrics baseline.
+  bool measure = false;
+  bool active() const { return coeff > 0.0 || measure; }
 };
 
 // eps_i of every router row (no gradient). router_weight: [n, d] -> [n].

@@ -152,6 +152,7 @@ MoEBuildOptions moe_options_from_config(const config::MoELayerConfig& config,
   l.aux.erc.alpha = ac.erc().alpha();
   l.aux.erc.noise = ac.erc().noise();
   l.aux.erc.router_gradient = ac.erc().router_gradient();
+  l.aux.erc.measure = ac.erc().measure();
 
   const config::ExpertConfig& ec = config.expert();
   o.experts.kind =
@@ -219,10 +220,11 @@ MoELayer build_moe_layer(const MoEBuildOptions& options,
     lo.capacity.rectify.expert_parallel_rank = ep_group->rank();
   }
   std::shared_ptr<Router> router = registry.create(ro);
-  if (lo.aux.erc.coeff > 0.0 && !router->coupling_weight().defined()) {
-    throw ConfigError("model.moe.aux_loss.erc.coeff",
-                      "router kind '" + ro.kind +
-                          "' has no learned router rows [E, H] to couple with the experts");
+  if (lo.aux.erc.active() && !router->coupling_weight().defined()) {
+    throw ConfigError(
+        lo.aux.erc.coeff > 0.0 ? "model.moe.aux_loss.erc.coeff" : "model.moe.aux_loss.erc.measure",
+        "router kind '" + ro.kind +
+            "' has no learned router rows [E, H] to couple with the experts");
   }
   MoELayer layer(lo, router, dispatcher, experts, aux_losses, parallel.host_batch_group);
   if (lo.shuffle_tokens) {
@@ -230,7 +232,7 @@ MoELayer build_moe_layer(const MoEBuildOptions& options,
                                  ? std::make_shared<TokenShuffle>(host_expert, parallel.all_to_all)
                                  : std::make_shared<TokenShuffle>());
   }
-  if (lo.aux.erc.coeff > 0.0) {
+  if (lo.aux.erc.active()) {
     layer->set_coupling_loss(
         std::make_shared<ExpertRouterCouplingLoss>(lo.aux.erc, eo.kind, ep_group));
   }

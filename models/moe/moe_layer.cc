@@ -182,10 +182,17 @@ std::vector<std::pair<std::string, double>> MoELayerImpl::add_losses(RoutingResu
     if (loss.coeff > 0.0) aux_losses_->add(layer, loss.name, std::move(loss.value), loss.coeff);
   }
   routing->losses.clear();
-  if (erc_ != nullptr && context.training && aux.erc.coeff > 0.0) {
-    ErcResult erc = erc_->compute(router_->coupling_weight(), experts_->w1(), context.seed);
-    aux_losses_->add(layer, "erc", erc.loss, aux.erc.coeff);
-    erc_stats = erc_matrix_stats(erc.matrix, aux.erc.alpha);
+  if (erc_ != nullptr && context.training && aux.erc.active()) {
+    if (aux.erc.coeff > 0.0) {
+      ErcResult erc = erc_->compute(router_->coupling_weight(), experts_->w1(), context.seed);
+      aux_losses_->add(layer, "erc", erc.loss, aux.erc.coeff);
+      erc_stats = erc_matrix_stats(erc.matrix, aux.erc.alpha);
+    } else {
+      // erc.measure with coeff 0: the same M (same noise draw) for the metrics only.
+      at::NoGradGuard no_grad;
+      const ErcResult erc = erc_->compute(router_->coupling_weight(), experts_->w1(), context.seed);
+      erc_stats = erc_matrix_stats(erc.matrix, aux.erc.alpha);
+    }
   }
   return erc_stats;
 }

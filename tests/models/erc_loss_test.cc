@@ -334,6 +334,46 @@ TEST(ErcLoss, MetricsDescribeTheCouplingMatrix) {
   EXPECT_GT(out.stats.router_metrics[0].second, 0.0);
 }
 
+TEST(ErcLoss, MeasureWithoutTheLossGivesTheSameStatisticsAndNoGradient) {
+  // erc.measure with coeff 0: the statistics of the same M (same parameters, same step noise)
+  // as the layer with the loss, no "erc" loss entry, and the ERC path adds no gradient.
+  AuxLossCollector with_loss;
+  MoELayer reference = erc_layer(&with_loss);
+  const MoEOutput ref = reference->forward(make_tokens(6, 8, 1), {4, {}});
+  MoEBuildOptions o = testing::build_options(erc_spec());
+  o.layer.aux.erc.coeff = 0.0;
+  o.layer.aux.erc.alpha = 0.5;
+  o.layer.aux.erc.measure = true;
+  AuxLossCollector aux;
+  MoELayer layer = build_moe_layer(o, MoEParallel{}, &aux);
+  ASSERT_TRUE(layer->router().coupling_weight().equal(reference->router().coupling_weight()));
+  at::Tensor x = make_tokens(6, 8, 1).requires_grad_(true);
+  const MoEOutput out = layer->forward(x, {4, {}});
+  for (const AuxLossEntry& e : aux.entries()) EXPECT_NE(e.name, "erc");
+  ASSERT_EQ(out.stats.router_metrics.size(), ref.stats.router_metrics.size());
+  int erc_metrics = 0;
+  for (size_t i = 0; i < out.stats.router_metrics.size(); ++i) {
+    EXPECT_EQ(out.stats.router_metrics[i].first, ref.stats.router_metrics[i].first);
+    EXPECT_DOUBLE_EQ(out.stats.router_metrics[i].second, ref.stats.router_metrics[i].second);
+    if (out.stats.router_metrics[i].first.rfind("erc/", 0) == 0) ++erc_metrics;
+  }
+  EXPECT_EQ(erc_metrics, 4);
+  // The measurement adds nothing to the gradients: bitwise those of the layer without it.
+  MoEBuildOptions off = o;
+  off.layer.aux.erc.measure = false;
+  AuxLossCollector aux_off;
+  MoELayer plain = build_moe_layer(off, MoEParallel{}, &aux_off);
+  at::Tensor x_off = make_tokens(6, 8, 1).requires_grad_(true);
+  const MoEOutput out_off = plain->forward(x_off, {4, {}});
+  out.output.sum().backward();
+  out_off.output.sum().backward();
+  EXPECT_TRUE(layer->experts().w1().grad().equal(plain->experts().w1().grad()));
+  EXPECT_TRUE(
+      layer->router().coupling_weight().grad().equal(plain->router().coupling_weight().grad()));
+  EXPECT_TRUE(out_off.stats.router_metrics.empty() ||
+              out_off.stats.router_metrics[0].first.rfind("erc/", 0) != 0);
+}
+
 }  // namespace
 }  // namespace switchyard::models
 

@@ -2,6 +2,10 @@
 """TensorBoard's own reader on Switchyard's event files (docs/tensorboard.md).
 
 Usage: tensorboard_reader_test.py TOOL METRICS_JSONL WORKDIR
+       tensorboard_reader_test.py --run-dir RUN_DIR
+
+The second form compares the event files a `switchyard train` run wrote into RUN_DIR with the
+run's own RUN_DIR/metrics.jsonl (every step must appear once in it).
 
 Runs TOOL (tensorboard_write_tool) on METRICS_JSONL into WORKDIR/run (WORKDIR emptied first),
 loads the event file with tensorboard.backend.event_processing.event_accumulator.EventAccumulator (the
@@ -136,7 +140,33 @@ def write(tool, jsonl, logdir, failures, *first_step):
         failures.append(f"tool printed {written.stdout.strip()!r}, new files in {logdir}: {new}")
 
 
+def check_run_dir(event_accumulator, run_dir):
+    with open(os.path.join(run_dir, "metrics.jsonl"), encoding="utf-8") as f:
+        records = [json.loads(line) for line in f if line.strip()]
+    failures = []
+    files = [f for f in os.listdir(run_dir) if "tfevents" in f]
+    if not files:
+        failures.append(f"no event file in {run_dir}")
+    tags, values, histograms = compare(read_back(event_accumulator, run_dir), records, failures)
+    if values == 0 or histograms == 0:
+        failures.append(f"nothing compared: {values} scalar values, {histograms} histograms")
+    for f in failures:
+        print("FAIL:", f)
+    print(f"tensorboard_reader_test: run {run_dir}: {len(files)} event file(s), "
+          f"{len(records)} records, {tags} scalar tags, {values} scalar values and "
+          f"{histograms} histograms compared; {len(failures)} mismatches")
+    return 1 if failures else 0
+
+
 def main(argv):
+    if len(argv) == 3 and argv[1] == "--run-dir":
+        try:
+            from tensorboard.backend.event_processing import event_accumulator
+        except ImportError as e:
+            print(f"tensorboard_reader_test: no tensorboard package in {sys.executable} ({e}); "
+                  "run launch/install-deps.sh", file=sys.stderr)
+            return 1
+        return check_run_dir(event_accumulator, argv[2])
     if len(argv) != 4:
         print(__doc__.splitlines()[2], file=sys.stderr)
         return 2
