@@ -5,6 +5,7 @@
 #      virtual environment keyed by the version, ${XDG_CACHE_HOME:-~/.cache}/switchyard/torch-<v>
 #      (about 3 GB download, 5 GB installed: PyPI's torch for Linux is the CUDA build; it also
 #      runs on machines without a GPU). CMake finds it there (CMakeLists.txt).
+#   3. Python packages the tests use, pinned (python_tools below), into the same environment.
 # Safe to run with no terminal (CI).
 set -euo pipefail
 
@@ -17,6 +18,7 @@ packages=(
   libboost-program-options-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libspdlog-dev libfmt-dev nlohmann-json3-dev libssl-dev
+  libsentencepiece-dev  # SentencePiece tokenizers and their trainer (train/data/)
   gnuplot-nox
   slurm-wlm munge  # a real one-node Slurm for the batch-script test (tests/launch/slurm_test.sh)
   iproute2 util-linux  # ip, tc, unshare for the emulated cluster tests (tests/cluster/)
@@ -42,8 +44,29 @@ install_torch() {
   touch "$venv/.installed"
 }
 
+# Pinned PyPI packages the tests compare against, installed into the torch environment:
+#   sentencepiece  tests/train/sentencepiece_ids_test.py (our ids == Python SentencePiece's)
+# The marker names a digest of the list, so a changed list installs again.
+python_tools=(
+  "sentencepiece==0.2.0"
+)
+install_python_tools() {
+  local version venv marker
+  version=$(head -n1 "$(dirname "$0")/torch_version")
+  venv="${XDG_CACHE_HOME:-$HOME/.cache}/switchyard/torch-$version"
+  marker="$venv/.python-tools-$(printf '%s\n' "${python_tools[@]}" | sha256sum | cut -c1-16)"
+  if [ -f "$marker" ]; then
+    return 0
+  fi
+  echo "install-deps: installing ${python_tools[*]} into $venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check --no-input "${python_tools[@]}"
+  rm -f "$venv"/.python-tools-*
+  touch "$marker"
+}
+
 if [ ${#missing[@]} -eq 0 ]; then
   install_torch
+  install_python_tools
   exit 0
 fi
 
@@ -61,3 +84,4 @@ export DEBIAN_FRONTEND=noninteractive
 "${sudo[@]}" apt-get update -qq
 "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null
 install_torch
+install_python_tools
