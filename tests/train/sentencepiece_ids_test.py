@@ -2,8 +2,8 @@
 """Switchyard's SentencePiece ids equal Python SentencePiece's (PyPI `sentencepiece`, pinned in
 launch/install-deps.sh) on the same model and text, both ways:
 
-  * models trained by Switchyard (train_sentencepiece: BPE, unigram, BPE with byte fallback) and
-    a model trained by Python SentencePiece's own trainer;
+  * models trained by Switchyard (train_sentencepiece: BPE, unigram, BPE with byte fallback,
+    unigram without normalization) and a model trained by Python SentencePiece's own trainer;
   * every line of a held-out slice of the bundled corpus plus lines with non-ASCII text, runs of
     spaces, tabs, leading and trailing spaces, digits and an empty line;
   * ids from the driver (tests/train/data/sentencepiece_ids_main.cc) == sp.encode(line), and
@@ -47,9 +47,11 @@ def main():
         (tmp / "train.txt").write_text(train_text, encoding="utf-8", newline="")
         (tmp / "test.txt").write_text("\n".join(lines) + "\n", encoding="utf-8", newline="")
         models = {}
-        for name, kind, vocab, fallback in [("bpe", "bpe", 500, 0), ("unigram", "unigram", 500, 0),
-                                            ("bpe_bytes", "bpe", 600, 1)]:
-            subprocess.run([driver, "train", str(tmp / name), kind, str(vocab), str(fallback),
+        for name, kind, vocab, fallback, rule in [
+                ("bpe", "bpe", 500, 0, "nmt_nfkc"), ("unigram", "unigram", 500, 0, "nmt_nfkc"),
+                ("bpe_bytes", "bpe", 600, 1, "nmt_nfkc"),
+                ("unigram_identity", "unigram", 500, 0, "identity")]:
+            subprocess.run([driver, "train", str(tmp / name), kind, str(vocab), str(fallback), rule,
                             str(tmp / "train.txt")], check=True, stdout=subprocess.DEVNULL)
             models[name] = tmp / (name + ".model")
         spm.SentencePieceTrainer.train(input=str(tmp / "train.txt"), model_prefix=str(tmp / "py"),

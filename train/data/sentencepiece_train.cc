@@ -115,6 +115,13 @@ void validate_sentencepiece_options(const SentencePieceTrainOptions& o) {
     throw ConfigError("--character-coverage",
                       "is " + std::to_string(o.character_coverage) + ", must be in (0, 1]");
   }
+  if (o.normalization != "nmt_nfkc" && o.normalization != "nfkc" &&
+      o.normalization != "nmt_nfkc_cf" && o.normalization != "nfkc_cf" &&
+      o.normalization != "identity") {
+    throw ConfigError("--normalization", "'" + o.normalization +
+                                             "' is not one of nmt_nfkc, nfkc, nmt_nfkc_cf, "
+                                             "nfkc_cf, identity");
+  }
   if (o.output_prefix.empty()) throw ConfigError("--out", "is an empty output prefix");
   require_directory(parent_directory(o.output_prefix), "directory for the output");
   for (const std::string& f : list_input_files(o.inputs)) {
@@ -134,6 +141,7 @@ SentencePieceTrainResult train_sentencepiece(const SentencePieceTrainOptions& o)
       {"input_sentence_size", std::to_string(o.max_sentences)},
       {"shuffle_input_sentence", "true"},
       {"max_sentence_length", std::to_string(o.max_sentence_length)},
+      {"normalization_rule_name", o.normalization},
       {"minloglevel", o.quiet ? "1" : "0"},
   };
   LineSentences sentences(files, static_cast<size_t>(o.max_sentence_length));

@@ -9,7 +9,8 @@
 // `<prefix>.vocab` (one "piece<TAB>score" line per id), each atomically (output_file.h).
 //
 // Option errors name the command-line option of `switchyard tokenizer train` (--vocab-size,
-// --type, --character-coverage, --threads, --max-sentences, --max-sentence-length, --out).
+// --type, --character-coverage, --threads, --max-sentences, --max-sentence-length,
+// --normalization, --out).
 #pragma once
 
 #include <cstdint>
@@ -32,6 +33,10 @@ struct SentencePieceTrainOptions {
   double character_coverage = 0.9995;  // (0, 1]: share of characters the model covers
   int num_threads = 1;                 // [1, 1024]
   bool byte_fallback = false;          // unknown characters as UTF-8 byte pieces instead of <unk>
+  // Text normalization built into the model: nmt_nfkc (SentencePiece's default: NFKC, control
+  // characters and line breaks to spaces, runs of spaces merged), nfkc, nmt_nfkc_cf, nfkc_cf
+  // (case-folded) or identity (text as it is; a smaller model file).
+  std::string normalization = "nmt_nfkc";
   int64_t max_sentences = 0;           // trainer's sample of input lines; 0 = every line
   int64_t max_sentence_length = 4192;  // bytes; [16, 1 MiB]
   bool quiet = true;                   // hide the trainer's INFO log lines on stderr

@@ -109,6 +109,15 @@ TEST(SentencePiece, ByteFallbackModelsCoverAnyText) {
   const auto t = SentencePieceTokenizer::load(train_sentencepiece(o).model_path);
   const std::string text = "snow \xe2\x98\x83 and \xe4\xb8\xad\xe6\x96\x87";
   EXPECT_EQ(t->decode(t->encode(text)), text);
+  // Without normalization the model holds no normalization table: a much smaller file.
+  o.normalization = "identity";
+  o.output_prefix = s.path("plain");
+  const SentencePieceTrainResult plain = train_sentencepiece(o);
+  EXPECT_LT(std::filesystem::file_size(plain.model_path) * 4,
+            std::filesystem::file_size(s.path("bf.model")));
+  EXPECT_EQ(SentencePieceTokenizer::load(plain.model_path)
+                ->decode(SentencePieceTokenizer::load(plain.model_path)->encode(text)),
+            text);
 }
 
 TEST(SentencePiece, RefusesFilesThatAreNotModels) {
@@ -149,6 +158,8 @@ TEST(SentencePiece, TrainingOptionsAreValidatedBeforeTraining) {
               HasSubstr("--max-sentence-length"));
   EXPECT_THAT(error([](auto* o) { o->max_sentences = -1; }), HasSubstr("--max-sentences"));
   EXPECT_THAT(error([](auto* o) { o->output_prefix = ""; }), HasSubstr("--out"));
+  EXPECT_THAT(error([](auto* o) { o->normalization = "nfd"; }),
+              HasSubstr("--normalization: 'nfd' is not one of"));
   EXPECT_THAT(error([&](auto* o) { o->output_prefix = s.path("no/dir/m"); }),
               HasSubstr("does not exist"));
   EXPECT_THAT(error([](auto* o) { o->inputs = {}; }), HasSubstr("no input files"));
