@@ -17,10 +17,12 @@ TSAN_BUILD_DIR ?= build-tsan
 ASAN_SUBSET_DIR ?= $(ASAN_BUILD_DIR)
 FUZZ_BUILD_DIR ?= build-fuzz
 # CI's ASan+UBSan subset: the torch-free readers of user input (configs, overrides, checkpoint
-# headers and manifests, token files) and their fuzz corpora; they build without LibTorch.
-ASAN_SUBSET_TARGETS = input_file_test train_formats_test fuzz_replay_config_loader \
-    fuzz_replay_set_override fuzz_replay_safetensors fuzz_replay_manifest fuzz_replay_token_file
-ASAN_SUBSET_TESTS = ^(input_file_test|train_formats_test|fuzz_replay\..*)$$
+# headers and manifests, token files, tokenizers and indexed datasets) and their fuzz corpora;
+# they build without LibTorch.
+ASAN_SUBSET_TARGETS = input_file_test train_formats_test train_data_test fuzz_replay_config_loader \
+    fuzz_replay_set_override fuzz_replay_safetensors fuzz_replay_manifest fuzz_replay_token_file \
+    fuzz_replay_indexed_dataset fuzz_replay_sentencepiece_tokenizer
+ASAN_SUBSET_TESTS = ^(input_file_test|train_formats_test|train_data_test|fuzz_replay\..*)$$
 
 # configure-sanitized DIR SANITIZERS
 define configure-sanitized

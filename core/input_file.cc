@@ -54,6 +54,11 @@ class Fd {
   Fd& operator=(const Fd&) = delete;
   void reset(int fd) { fd_ = fd; }
   int get() const { return fd_; }
+  int release() {
+    const int fd = fd_;
+    fd_ = -1;
+    return fd;
+  }
 
  private:
   int fd_ = -1;
@@ -113,6 +118,24 @@ std::string read_input_file(const InputFile& file) {
                      file.what + " while being read");
   }
   return bytes;
+}
+
+OpenedInputFile::OpenedInputFile(const InputFile& file) : file_(file) {
+  Fd fd;
+  size_ = open_checked(file_, &fd);
+  fd_ = fd.release();
+}
+
+OpenedInputFile::~OpenedInputFile() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+size_t OpenedInputFile::read(char* out, size_t n) {
+  while (true) {
+    const ssize_t got = ::read(fd_, out, n);
+    if (got >= 0) return static_cast<size_t>(got);
+    if (errno != EINTR) refuse(file_, std::string("cannot be read: ") + std::strerror(errno));
+  }
 }
 
 void require_utf8_text(const std::string& text, const std::string& source) {

@@ -37,6 +37,30 @@ uint64_t check_input_file(const InputFile& file);
 // Checks, then reads the whole file.
 std::string read_input_file(const InputFile& file);
 
+// Checks, then keeps the file open for reading in pieces: a corpus too large to read whole, or
+// one to map into memory. The checks are those of read_input_file, on the descriptor that is
+// then read, so the file checked is the file read. Closed with the object.
+class OpenedInputFile {
+ public:
+  explicit OpenedInputFile(const InputFile& file);
+  ~OpenedInputFile();
+  OpenedInputFile(const OpenedInputFile&) = delete;
+  OpenedInputFile& operator=(const OpenedInputFile&) = delete;
+
+  const InputFile& file() const { return file_; }
+  int fd() const { return fd_; }
+  uint64_t size() const { return size_; }  // at the check (fstat)
+
+  // Reads up to `n` bytes into `out`; returns 0 at the end of the file. A read error is a
+  // ConfigError naming the path.
+  size_t read(char* out, size_t n);
+
+ private:
+  InputFile file_;
+  int fd_ = -1;
+  uint64_t size_ = 0;
+};
+
 // Refuses text that is not UTF-8 or holds a NUL byte, naming the byte offset of the first bad
 // byte. `source` names the input (a path or an option).
 void require_utf8_text(const std::string& text, const std::string& source);

@@ -5,9 +5,7 @@
 #      virtual environment keyed by the version, ${XDG_CACHE_HOME:-~/.cache}/switchyard/torch-<v>
 #      (about 3 GB download, 5 GB installed: PyPI's torch for Linux is the CUDA build; it also
 #      runs on machines without a GPU). CMake finds it there (CMakeLists.txt).
-#   3. TensorBoard: the tensorboard wheel pinned below, from PyPI, into that same environment,
-#      whose reader tests/train/tensorboard_reader_test.py uses (docs/tensorboard.md); its own
-#      marker file, so an environment that already holds torch gets it too.
+#   3. Python packages the tests use, pinned (python_tools below), into the same environment.
 # Safe to run with no terminal (CI).
 set -euo pipefail
 
@@ -20,6 +18,7 @@ packages=(
   libboost-program-options-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libspdlog-dev libfmt-dev nlohmann-json3-dev libssl-dev
+  libsentencepiece-dev  # SentencePiece tokenizers and their trainer (train/data/)
   gnuplot-nox
   slurm-wlm munge  # a real one-node Slurm for the batch-script test (tests/launch/slurm_test.sh)
   iproute2 util-linux  # ip, tc, unshare for the emulated cluster tests (tests/cluster/)
@@ -30,8 +29,6 @@ for p in "${packages[@]}"; do
   status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
   [ "$status" = "install ok installed" ] || missing+=("$p")
 done
-tensorboard_version=2.20.0
-
 # The per-user virtual environment of the pinned torch (CMakeLists.txt looks there).
 torch_venv() {
   local version
@@ -54,24 +51,30 @@ install_torch() {
   touch "$venv/.installed"
 }
 
-# After install_torch (which recreates an environment without its marker, and this marker with
-# it).
-install_tensorboard() {
+# Pinned PyPI packages the tests compare against, installed into the torch environment:
+#   sentencepiece  tests/train/sentencepiece_ids_test.py (our ids == Python SentencePiece's)
+#   tensorboard    tests/train/tensorboard_reader_test.py (TensorBoard's reader on our event files)
+# The marker names a digest of the list, so a changed list installs again.
+python_tools=(
+  "sentencepiece==0.2.0"
+  "tensorboard==2.20.0"
+)
+install_python_tools() {
   local venv marker
   venv=$(torch_venv)
-  marker="$venv/.installed-tensorboard-$tensorboard_version"
+  marker="$venv/.python-tools-$(printf '%s\n' "${python_tools[@]}" | sha256sum | cut -c1-16)"
   if [ -f "$marker" ]; then
     return 0
   fi
-  echo "install-deps: installing tensorboard==$tensorboard_version into $venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check --no-input \
-    "tensorboard==$tensorboard_version"
+  echo "install-deps: installing ${python_tools[*]} into $venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check --no-input "${python_tools[@]}"
+  rm -f "$venv"/.python-tools-*
   touch "$marker"
 }
 
 if [ ${#missing[@]} -eq 0 ]; then
   install_torch
-  install_tensorboard
+  install_python_tools
   exit 0
 fi
 
@@ -89,4 +92,4 @@ export DEBIAN_FRONTEND=noninteractive
 "${sudo[@]}" apt-get update -qq
 "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null
 install_torch
-install_tensorboard
+install_python_tools

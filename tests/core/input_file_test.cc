@@ -81,6 +81,20 @@ TEST_F(InputFileTest, NamesTheConfigFieldWhenGiven) {
             "data.path: '" + path("none") + "' does not exist");
 }
 
+TEST_F(InputFileTest, AnOpenedFileIsCheckedThenReadInPieces) {
+  std::ofstream(path("c.txt"), std::ios::binary) << "hello world";
+  OpenedInputFile f({path("c.txt"), "corpus", 100, ""});
+  EXPECT_EQ(f.size(), 11u);
+  char buf[4];
+  std::string got;
+  for (size_t n; (n = f.read(buf, sizeof buf)) > 0;) got.append(buf, n);
+  EXPECT_EQ(got, "hello world");
+  // The same refusals as read_input_file, before the object exists.
+  EXPECT_THROW(OpenedInputFile({dir_, "corpus", 100, ""}), ConfigError);
+  EXPECT_THROW(OpenedInputFile({"/dev/zero", "corpus", 100, ""}), ConfigError);
+  EXPECT_THROW(OpenedInputFile({path("c.txt"), "corpus", 10, ""}), ConfigError);
+}
+
 TEST_F(InputFileTest, DirectoriesAreCheckedToo) {
   std::ofstream(path("file")).close();
   EXPECT_NO_THROW(require_directory(dir_, "run directory"));
