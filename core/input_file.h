@@ -22,6 +22,9 @@ inline constexpr uint64_t kMaxConfigBytes = uint64_t{16} << 20;    // experiment
 inline constexpr uint64_t kMaxManifestBytes = uint64_t{64} << 20;  // checkpoint manifests
 inline constexpr uint64_t kMaxCorpusBytes = uint64_t{1} << 30;     // corpus / token files
 inline constexpr uint64_t kMaxMetricsBytes = uint64_t{1} << 30;    // a run's metrics.jsonl
+// Checked for existence and size only by config validation (the readers map or parse them).
+inline constexpr uint64_t kMaxTokenizerModelBytes = uint64_t{256} << 20;  // SentencePiece .model
+inline constexpr uint64_t kMaxIndexedDatasetBytes = uint64_t{1} << 44;    // .idx / .bin
 
 struct InputFile {
   std::string path;

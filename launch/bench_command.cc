@@ -29,6 +29,7 @@
 #include "comm/topology.h"
 #include "launch/bench_allreduce_command.h"
 #include "launch/bench_common.h"
+#include "launch/bench_data_command.h"
 #include "launch/bench_moe_command.h"
 #include "launch/cli.h"
 #include "launch/mpi_session.h"
@@ -209,14 +210,17 @@ int run_a2a(const BenchArgs& args) {
 
 int run_bench(const std::vector<std::string>& args) {
   if (args.size() < 2 || args[1] == "--help" || args[1] == "-h") {
-    std::cout << "usage: switchyard bench a2a|moe-layer|allreduce [options]   (--help on each)\n";
+    std::cout << "usage: switchyard bench a2a|moe-layer|allreduce|data-prepare [options]   "
+                 "(--help on each)\n";
     if (args.size() < 2) {
-      throw UsageError{"bench", "missing benchmark name (a2a, moe-layer or allreduce)"};
+      throw UsageError{"bench",
+                       "missing benchmark name (a2a, moe-layer, allreduce or data-prepare)"};
     }
     return kExitOk;
   }
   if (args[1] == "moe-layer") return run_bench_moe_layer(args);  // launch/bench_moe_command.cc
   if (args[1] == "allreduce") return run_bench_allreduce(args);  // bench_allreduce_command.cc
+  if (args[1] == "data-prepare") return run_bench_data_prepare(args);  // bench_data_command.cc
   if (args[1] != "a2a") throw UsageError{"bench", "unknown benchmark '" + args[1] + "'"};
   BenchArgs parsed;
   po::options_description options("options");
@@ -245,7 +249,7 @@ int run_bench(const std::vector<std::string>& args) {
 Command bench_command() {
   return {"bench",
           "benchmarks: a2a (all-to-all sweep), moe-layer (MoE vs dense GEMMs), allreduce "
-          "(gradient all-reduce); under mpirun",
+          "(gradient all-reduce) under mpirun; data-prepare (vs Python SentencePiece)",
           run_bench};
 }
 

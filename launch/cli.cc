@@ -25,8 +25,9 @@ void print_tool_help(const std::vector<Command>& commands) {
 }  // namespace
 
 std::vector<Command> builtin_commands() {
-  return {config_command(), train_command(),  generate_command(), plot_command(),
-          sweep_command(),  report_command(), bench_command(),    plan_command()};
+  return {config_command(), train_command(), generate_command(), tokenizer_command(),
+          data_command(),   plot_command(),  sweep_command(),    report_command(),
+          bench_command(),  plan_command()};
 }
 
 int run_cli(int argc, char** argv) {

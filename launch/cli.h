@@ -37,6 +37,10 @@ Command config_command();
 Command train_command();
 // `switchyard generate ...`
 Command generate_command();
+// `switchyard tokenizer train ...`
+Command tokenizer_command();
+// `switchyard data prepare|info ...`
+Command data_command();
 // `switchyard plot RUN_DIR`
 Command plot_command();
 

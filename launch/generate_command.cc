@@ -14,7 +14,6 @@
 #include "launch/mpi_session.h"
 #include "train/checkpoint_store.h"
 #include "train/experiment.h"
-#include "train/token_file.h"
 
 namespace switchyard::launch {
 namespace {
@@ -76,11 +75,20 @@ int run_generate(const std::vector<std::string>& args) {
   train::restore_from_checkpoint(stored, e.params);
   train::restore_buffers(stored, e.moe->persistent_buffers(),
                          /*required=*/manifest.format_version() >= 2);
+  // The run's tokenizer, and the very model file it trained with.
+  const std::unique_ptr<train::data::Tokenizer> tokenizer = train::load_tokenizer(cfg);
+  if (manifest.has_tokenizer_digest() && manifest.tokenizer_digest() != tokenizer->digest()) {
+    throw ConfigError("data.tokenizer_model",
+                      "'" + cfg.data().tokenizer_model() + "' is not the tokenizer checkpoint '" +
+                          dir + "' was trained with (sha256 " +
+                          manifest.tokenizer_digest().substr(0, 12) + ", the file's is " +
+                          tokenizer->digest().substr(0, 12) + ")");
+  }
   const std::string& text = cfg.generate().prompt();
   const auto tokens =
-      models::generate(e.model, train::encode_text(text), train::sampling_options(cfg),
+      models::generate(e.model, tokenizer->encode(text), train::sampling_options(cfg),
                        at::make_generator<at::CPUGeneratorImpl>(seed));
-  std::cout << train::decode_text(tokens) << std::endl;
+  std::cout << tokenizer->decode(tokens) << std::endl;
   return kExitOk;
 }
 

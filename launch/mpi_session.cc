@@ -31,6 +31,9 @@ MpiSession::~MpiSession() {
 void MpiSession::abort(const std::string& message, int exit_code) const {
   std::fprintf(stderr, "switchyard: rank %d: %s\n", rank_, message.c_str());
   std::fflush(stderr);
+  // Alone in the job there is nobody to take down: exit without MPI_Abort's banner, so the
+  // message above stays the only line.
+  if (size_ == 1) std::_Exit(exit_code);
   MPI_Abort(MPI_COMM_WORLD, exit_code);
   std::_Exit(exit_code);
 }

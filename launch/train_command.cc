@@ -26,7 +26,6 @@
 #include "launch/run_env.h"
 #include "launch/startup_watchdog.h"
 #include "train/experiment.h"
-#include "train/token_file.h"
 
 namespace switchyard::launch {
 namespace {
@@ -145,6 +144,11 @@ int run_train(const std::vector<std::string>& args) {
         comm::build_process_groups(world, topology, cfg.parallel().expert_parallel_size());
     watchdog.phase("GPU placement check");
     check_distinct_gpus(*groups.host_world, device, place.host);
+    // Before anything is written: a bad tokenizer or data file ends the run with one line.
+    watchdog.phase("tokenizer and data load");
+    const std::unique_ptr<train::data::Tokenizer> tokenizer = train::load_tokenizer(cfg);
+    const std::shared_ptr<const train::BatchSource> data =
+        train::load_training_data(cfg, *tokenizer, groups.world->rank(), groups.world->size());
     if (rank == 0) {
       write_resolved_config(cfg);
       spdlog::info(
@@ -155,17 +159,20 @@ int run_train(const std::vector<std::string>& args) {
           config::TrainConfig::Precision_Name(cfg.train().precision()),
           config::ModelConfig::Kernels_Name(cfg.model().kernels()));
     }
-    watchdog.phase("corpus load");
-    train::Corpus corpus = train::load_corpus(train::corpus_options(cfg));
+    if (rank == 0) {
+      spdlog::info("data: {}; tokenizer {}", data->description(), tokenizer->description());
+    }
     watchdog.phase("model build (weight broadcast)");
     train::Experiment experiment = train::build_experiment(cfg, groups);
     train::TrainerOptions trainer_options = train::trainer_options(cfg);
     trainer_options.device = device.device;
+    trainer_options.tokenizer_digest = tokenizer->digest();
+    trainer_options.tokenizer_model = cfg.data().tokenizer_model();
     watchdog.phase("checkpoint load agreement and the first step");
     train::TrainerCallbacks callbacks;
     callbacks.before_step = [&watchdog](int64_t) { watchdog.disarm(); };
-    train::Trainer trainer(trainer_options, experiment.model, experiment.params, groups,
-                           std::move(corpus), experiment.moe, callbacks);
+    train::Trainer trainer(trainer_options, experiment.model, experiment.params, groups, data,
+                           experiment.moe, callbacks);
     const train::TrainResult result = trainer.run(&g_stop_requested);
     watchdog.disarm();  // also when a resumed run had no step left
     if (result.stopped_early) {
@@ -176,7 +183,7 @@ int run_train(const std::vector<std::string>& args) {
     }
     // Every rank generates in lockstep (an expert-parallel forward is collective); rank 0 prints.
     const std::string prompt = cfg.generate().prompt();
-    const std::vector<int64_t> prompt_ids = train::encode_text(prompt);
+    const std::vector<int64_t> prompt_ids = tokenizer->encode(prompt);
     const auto sample =
         models::generate(experiment.model, prompt_ids, train::sampling_options(cfg),
                          at::make_generator<at::CPUGeneratorImpl>(cfg.train().seed()));
@@ -184,7 +191,7 @@ int run_train(const std::vector<std::string>& args) {
       std::cout << "val loss " << result.final_val_loss << " (perplexity "
                 << std::exp(result.final_val_loss) << ")\n"
                 << "--- sample ---\n"
-                << train::decode_text(sample) << "\n--------------" << std::endl;
+                << tokenizer->decode(sample) << "\n--------------" << std::endl;
     }
     return kExitOk;
   } catch (const ConfigError& e) {

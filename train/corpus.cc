@@ -12,6 +12,17 @@ namespace {
 
 // [N] int64 token ids (token_file.h), decoded straight into the tensor.
 at::Tensor tokenize(const std::string& bytes, const CorpusOptions& o) {
+  if (o.format == CorpusFormat::kText && o.tokenizer != nullptr &&
+      o.tokenizer->digest() != "byte") {
+    if (o.tokenizer->vocab_size() > o.vocab_size) {
+      throw ConfigError("model.vocab_size", "is " + std::to_string(o.vocab_size) +
+                                                ", smaller than the vocabulary (" +
+                                                std::to_string(o.tokenizer->vocab_size()) +
+                                                ") of tokenizer " + o.tokenizer->description());
+    }
+    const std::vector<int64_t> encoded = o.tokenizer->encode(bytes);
+    return at::tensor(encoded, at::kLong);  // [N]
+  }
   at::Tensor ids = at::empty({token_count(bytes.size(), o.format, o.path)}, at::kLong);
   decode_tokens(bytes, o.format, o.vocab_size, o.path, ids.data_ptr<int64_t>());
   return ids;

@@ -12,6 +12,8 @@
 #include "core/config/config_validation.h"
 #include "core/errors.h"
 #include "models/moe/moe_builder.h"
+#include "train/data/tokenizer_loader.h"
+#include "train/indexed_batch_source.h"
 
 namespace switchyard::train {
 namespace {
@@ -179,6 +181,49 @@ CorpusOptions corpus_options(const config::ExperimentConfig& c) {
   o.seq_length = c.model().seq_length();
   o.vocab_size = c.model().vocab_size();
   return o;
+}
+
+std::unique_ptr<data::Tokenizer> load_tokenizer(const config::ExperimentConfig& c) {
+  const config::DataConfig& d = c.data();
+  if (d.tokenizer() == config::DataConfig::BYTE) return data::load_tokenizer("byte", "");
+  if (d.tokenizer_model().empty()) {
+    throw ConfigError("data.tokenizer_model", "must name a SentencePiece .model file");
+  }
+  return data::load_tokenizer(d.tokenizer_model(), "data.tokenizer_model");
+}
+
+std::shared_ptr<const BatchSource> load_training_data(const config::ExperimentConfig& c,
+                                                      const data::Tokenizer& tokenizer,
+                                                      int rank,
+                                                      int world_size) {
+  const config::DataConfig& d = c.data();
+  if (d.format() != config::DataConfig::INDEXED) {
+    CorpusOptions o = corpus_options(c);
+    o.tokenizer = &tokenizer;
+    SamplerOptions s;
+    s.global_batch_size = c.train().global_batch_size();
+    s.seq_length = c.model().seq_length();
+    s.seed = c.train().seed();
+    s.rank = rank;
+    s.world_size = world_size;
+    return std::make_shared<CorpusBatchSource>(load_corpus(o), s);
+  }
+  // The dataset's vocabulary may be below the model's (padded), and it must have been prepared
+  // with this tokenizer.
+  data::IndexExpectations expect;
+  expect.vocab_size = static_cast<uint64_t>(c.model().vocab_size());
+  expect.vocab_may_be_smaller = true;
+  expect.tokenizer_digest = tokenizer.digest();
+  IndexedSourceOptions o;
+  o.global_batch_size = c.train().global_batch_size();
+  o.seq_length = c.model().seq_length();
+  o.val_fraction = d.val_fraction();
+  o.split_seed = d.split_seed();
+  o.seed = c.train().seed();
+  o.rank = rank;
+  o.world_size = world_size;
+  return std::make_shared<IndexedBatchSource>(
+      data::IndexedDataset::open(d.path(), expect, "data.path"), o);
 }
 
 models::SamplingOptions sampling_options(const config::ExperimentConfig& c) {

@@ -16,7 +16,9 @@
 #include "models/transformer/language_model.h"
 #include "models/transformer/moe_feed_forward.h"
 #include "models/transformer/sampling.h"
+#include "train/batch_source.h"
 #include "train/corpus.h"
+#include "train/data/tokenizer.h"
 #include "train/trainer.h"
 
 namespace switchyard::train {
@@ -49,6 +51,16 @@ Experiment build_experiment(const config::ExperimentConfig& config,
 
 TrainerOptions trainer_options(const config::ExperimentConfig& config);
 CorpusOptions corpus_options(const config::ExperimentConfig& config);
+// The tokenizer of data.tokenizer: bytes, or the SentencePiece model data.tokenizer_model
+// (ConfigError naming the field and the file when it cannot be loaded).
+std::unique_ptr<data::Tokenizer> load_tokenizer(const config::ExperimentConfig& config);
+// This rank's batches of data.format (TEXT tokenized by `tokenizer`, TOKENS_U16, or INDEXED,
+// whose dataset must have been prepared with `tokenizer` and fit model.vocab_size). Bad files are
+// a one-line ConfigError naming data.path.
+std::shared_ptr<const BatchSource> load_training_data(const config::ExperimentConfig& config,
+                                                      const data::Tokenizer& tokenizer,
+                                                      int rank,
+                                                      int world_size);
 models::SamplingOptions sampling_options(const config::ExperimentConfig& config);
 models::LanguageModelOptions language_model_options(const config::ExperimentConfig& config);
 

@@ -36,7 +36,7 @@ uint64_t step_seed(uint64_t seed, int64_t step) {
   return mix_seed(seed, kDropoutStream, static_cast<uint64_t>(step));
 }
 
-SamplerOptions sampler_options(const TrainerOptions& o, const comm::ProcessGroups& g) {
+SamplerOptions corpus_sampler_options(const TrainerOptions& o, const comm::ProcessGroups& g) {
   SamplerOptions s;
   s.global_batch_size = o.global_batch_size;
   s.seq_length = o.seq_length;
@@ -69,6 +69,24 @@ void check_compatible(const config::ModelConfig& saved,
   }
 }
 
+// A checkpoint is resumed only with the tokenizer it was trained with (when both record one).
+void check_same_tokenizer(const CheckpointManifest& saved,
+                          const TrainerOptions& now,
+                          const std::string& dir) {
+  if (!saved.has_tokenizer_digest() || now.tokenizer_digest.empty() ||
+      saved.tokenizer_digest() == now.tokenizer_digest) {
+    return;
+  }
+  auto name = [](const std::string& digest, const std::string& model) {
+    const std::string shown = digest == "byte" ? digest : "sha256 " + digest.substr(0, 12);
+    return model.empty() ? shown : "'" + model + "' (" + shown + ")";
+  };
+  throw ConfigError("data.tokenizer_model",
+                    "checkpoint '" + dir + "' was trained with tokenizer " +
+                        name(saved.tokenizer_digest(), saved.tokenizer_model()) +
+                        ", this run has " + name(now.tokenizer_digest, now.tokenizer_model));
+}
+
 }  // namespace
 
 Trainer::Trainer(TrainerOptions options,
@@ -78,15 +96,31 @@ Trainer::Trainer(TrainerOptions options,
                  Corpus corpus,
                  std::shared_ptr<models::MoEState> moe,
                  TrainerCallbacks callbacks)
+    : Trainer(options,
+              std::move(model),
+              std::move(params),
+              groups,
+              std::make_shared<CorpusBatchSource>(std::move(corpus),
+                                                  corpus_sampler_options(options, groups)),
+              std::move(moe),
+              std::move(callbacks)) {}
+
+Trainer::Trainer(TrainerOptions options,
+                 models::LanguageModel model,
+                 std::vector<ParamSlot> params,
+                 comm::ProcessGroups groups,
+                 std::shared_ptr<const BatchSource> data,
+                 std::shared_ptr<models::MoEState> moe,
+                 TrainerCallbacks callbacks)
     : options_(std::move(options)),
       model_(std::move(model)),
       params_(std::move(params)),
       groups_(std::move(groups)),
-      corpus_(std::move(corpus)),
+      data_(std::move(data)),
       moe_(moe != nullptr ? std::move(moe)
                           : std::make_shared<models::MoEState>(nullptr, nullptr, false)),
-      callbacks_(std::move(callbacks)),
-      sampler_(sampler_options(options_, groups_)) {
+      callbacks_(std::move(callbacks)) {
+  SY_CHECK(data_ != nullptr) << "the trainer needs a batch source";
   // Parameters and buffers move in place (their tensors keep their identity): `params` still
   // names them.
   model_->to(options_.device);
@@ -149,7 +183,7 @@ double Trainer::train_step(int64_t step, double* grad_norm, bool* skipped, nlohm
   if (callbacks_.before_step) callbacks_.before_step(step);
   moe_->begin_step();
   last_step_ = step;
-  const Batch batch = sampler_.batch(Split::kTrain, step, corpus_.train);
+  const Batch batch = data_->batch(Split::kTrain, step);
   model_->train();
   models::StageTimes stages;
   const at::Tensor logits = forward(batch, step, &stages);  // [B, S, V]
@@ -190,7 +224,7 @@ nlohmann::json Trainer::run_routing_probe() {
   {
     torch::NoGradGuard no_grad;
     model_->eval();
-    const Batch batch = sampler_.batch(Split::kVal, 0, corpus_.val);
+    const Batch batch = data_->batch(Split::kVal, 0);
     forward(batch, last_step_, nullptr);
     moe_->begin_step();
     model_->train();
@@ -203,7 +237,7 @@ double Trainer::evaluate() {
   model_->eval();
   double sum = 0;
   for (int64_t i = 0; i < options_.eval_batches; ++i) {
-    const Batch batch = sampler_.batch(Split::kVal, i, corpus_.val);
+    const Batch batch = data_->batch(Split::kVal, i);
     moe_->begin_step();
     const at::Tensor logits = forward(batch, last_step_, nullptr);  // [B, S, V]
     sum += token_loss(logits, batch).item<double>();
@@ -242,6 +276,10 @@ void Trainer::save_checkpoint(int64_t steps_completed) {
     m.set_num_experts(options_.config.model().moe().num_experts());
     m.set_seed(options_.seed);
     m.set_data_position(steps_completed);
+    if (!options_.tokenizer_digest.empty()) {
+      m.set_tokenizer_digest(options_.tokenizer_digest);
+      m.set_tokenizer_model(options_.tokenizer_model);
+    }
     for (int stage : moe_->router_stages()) m.add_router_stage(stage);
     store.commit_staged(steps_completed, std::move(m));
   }
@@ -262,6 +300,7 @@ int64_t Trainer::restore_latest() {
   const std::string dir = store.committed_dir(step);
   const CheckpointManifest m = CheckpointStore::verify(dir);
   check_compatible(m.config().model(), options_.config.model(), dir);
+  check_same_tokenizer(m, options_, dir);
   std::map<std::string, at::Tensor> stored;
   for (const CheckpointFile& f : m.files()) {
     for (auto& [name, t] : read_safetensors(dir + "/" + f.name()).tensors) stored[name] = t;

@@ -5,7 +5,8 @@
 // One step (every rank, in lockstep):
 //   1. learning rate from the schedule; the default generator reseeded from (seed, step) so that
 //      dropout is a function of the step (exact resume);
-//   2. this rank's rows of the global batch (stateless sampler: the data position is the step);
+//   2. this rank's rows of the global batch (a BatchSource, batch_source.h: a pure function of
+//      the step, so the data position is the step);
 //   3. forward, loss = mean token cross-entropy + the MoE layers' weighted aux losses; backward;
 //   4. gradient synchronization (dense over the world, experts over expert-data; bucketed);
 //   5. global gradient norm (each parameter once) and the world's sum of the loss; a non-finite
@@ -34,7 +35,7 @@
 #include "models/moe/dpsl_loss.h"
 #include "models/moe/moe_state.h"
 #include "models/transformer/language_model.h"
-#include "train/batch_sampler.h"
+#include "train/batch_source.h"
 #include "train/corpus.h"
 #include "train/grad_sync.h"
 #include "train/lr_schedule.h"
@@ -72,6 +73,11 @@ struct TrainerOptions {
   models::DirichletPrior routing_probe_prior;
   // Stored in checkpoint manifests (the resolved config of the run).
   config::ExperimentConfig config;
+  // The tokenizer's digest ("byte" or a SentencePiece model's SHA-256) and model path, stored in
+  // checkpoint manifests; resuming a checkpoint saved with another digest is an error. Empty =
+  // not recorded, not checked.
+  std::string tokenizer_digest;
+  std::string tokenizer_model;
   // Where the model, its optimizer state and the batches live (the trainer moves the model
   // there). Checkpoints are written from and read into host copies: device-independent.
   at::Device device{at::kCPU};
@@ -100,8 +106,17 @@ struct TrainResult {
 
 class Trainer {
  public:
-  // `params` lists every parameter of `model` with its layout (dense or expert). `moe`: the MoE
-  // layers' state (train/experiment.h); null for a model without MoE layers.
+  // `params` lists every parameter of `model` with its layout (dense or expert). `data` gives
+  // this rank's batches (built for this rank of groups.world). `moe`: the MoE layers' state
+  // (train/experiment.h); null for a model without MoE layers.
+  Trainer(TrainerOptions options,
+          models::LanguageModel model,
+          std::vector<ParamSlot> params,
+          comm::ProcessGroups groups,
+          std::shared_ptr<const BatchSource> data,
+          std::shared_ptr<models::MoEState> moe = nullptr,
+          TrainerCallbacks callbacks = {});
+  // The same over an in-memory corpus (CorpusBatchSource with options.seed and the batch shape).
   Trainer(TrainerOptions options,
           models::LanguageModel model,
           std::vector<ParamSlot> params,
@@ -146,12 +161,11 @@ class Trainer {
   models::LanguageModel model_;
   std::vector<ParamSlot> params_;
   comm::ProcessGroups groups_;
-  Corpus corpus_;
+  std::shared_ptr<const BatchSource> data_;
   std::shared_ptr<models::MoEState> moe_;  // never null (empty for a dense model)
   TrainerCallbacks callbacks_;
   std::unique_ptr<RoutingProbe> probe_;  // when the model has MoE layers
   int64_t last_step_ = 0;                // of the last training forward (evaluation's seed)
-  BatchSampler sampler_;
   std::unique_ptr<Optimizer> optimizer_;
   std::unique_ptr<GradientSynchronizer> grad_sync_;  // buckets allocated once
   std::vector<at::Tensor> dense_params_;

@@ -350,13 +350,33 @@ void check_data(const ExperimentConfig& c, const ValidationContext& ctx, Checker
   const DataConfig& d = c.data();
   k.require(d.val_fraction() > 0 && d.val_fraction() < 1, "data.val_fraction",
             "must be in (0, 1), got " + Checker::str(d.val_fraction()));
-  k.require(!d.path().empty(), "data.path", "must name a file");
-  if (!ctx.check_files || d.path().empty()) return;
-  try {
-    const uint64_t size = check_input_file({d.path(), "corpus", kMaxCorpusBytes, "data.path"});
-    k.require(size > 0, "data.path", "file '" + d.path() + "' is empty");
-  } catch (const ConfigError& e) {
-    k.require(false, e.path(), e.reason());
+  k.require(!d.path().empty(), "data.path",
+            d.format() == DataConfig::INDEXED ? "must name a dataset prefix" : "must name a file");
+  const bool spm = d.tokenizer() == DataConfig::SENTENCEPIECE;
+  k.require(!spm || !d.tokenizer_model().empty(), "data.tokenizer_model",
+            "must name a SentencePiece .model file when data.tokenizer is SENTENCEPIECE");
+  k.require(spm || d.tokenizer_model().empty(), "data.tokenizer_model",
+            "is set, but data.tokenizer is BYTE (set data.tokenizer: SENTENCEPIECE)");
+  if (!ctx.check_files) return;
+  // Existence, type and size only; the contents are checked where they are read.
+  const auto check = [&](const std::string& path, const char* what, uint64_t max_bytes,
+                         const char* field) {
+    try {
+      const uint64_t size = check_input_file({path, what, max_bytes, field});
+      k.require(size > 0, field, "file '" + path + "' is empty");
+    } catch (const ConfigError& e) {
+      k.require(false, e.path(), e.reason());
+    }
+  };
+  if (spm && !d.tokenizer_model().empty()) {
+    check(d.tokenizer_model(), "tokenizer model", kMaxTokenizerModelBytes, "data.tokenizer_model");
+  }
+  if (d.path().empty()) return;
+  if (d.format() == DataConfig::INDEXED) {
+    check(d.path() + ".idx", "dataset index", kMaxIndexedDatasetBytes, "data.path");
+    check(d.path() + ".bin", "dataset tokens", kMaxIndexedDatasetBytes, "data.path");
+  } else {
+    check(d.path(), "corpus", kMaxCorpusBytes, "data.path");
   }
 }
 

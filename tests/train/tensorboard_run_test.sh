@@ -14,7 +14,8 @@ args=(train examples/configs/default.pbtxt --set model.hidden_size=32 --set mode
       --set train.global_batch_size=8 --set train.eval_batches=2 --set train.eval_every=5
       --set generate.max_new_tokens=0 --set logging.log_every=1000
       --set logging.routing_probe_every=5 --set parallel.world_size=1
-      --set parallel.expert_parallel_size=1 --set logging.run_dir="$run")
+      --set parallel.expert_parallel_size=1 --set comm.ranks_per_node=0
+      --set logging.run_dir="$run")
 # 12 steps, a checkpoint at the end; then resumed to 20 steps: a second event file.
 "$bin" "${args[@]}" --set train.num_steps=12 --set checkpoint.every_steps=12 >"$work/first.log" 2>&1 \
   || { cat "$work/first.log"; echo "FAIL: first run"; exit 1; }

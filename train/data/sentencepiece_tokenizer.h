@@ -19,9 +19,6 @@ class SentencePieceProcessor;
 
 namespace switchyard::train::data {
 
-// Bound on a .model file (real ones are a few MB).
-inline constexpr uint64_t kMaxTokenizerModelBytes = uint64_t{256} << 20;
-
 class SentencePieceTokenizer final : public Tokenizer {
  public:
   // Reads and loads the model at `path`. A path that is not a readable regular file, or bytes
