@@ -4,9 +4,16 @@
 
 namespace switchyard::train::data {
 
-void encode_chunk(const Tokenizer& tokenizer, const TextChunk& chunk, std::vector<int64_t>* ids) {
-  ids->clear();
-  for (size_t i = 0; i < chunk.line_ends.size(); ++i) tokenizer.encode(chunk.line(i), ids);
+void encode_chunk(const Tokenizer& tokenizer, EncodedChunk* e) {
+  const TextChunk& chunk = e->chunk;
+  e->ids.clear();
+  e->document_id_ends.clear();
+  size_t line = 0;
+  for (const uint32_t end : chunk.document_ends) {
+    for (; line < end; ++line) tokenizer.encode(chunk.line(line), &e->ids);
+    e->document_id_ends.push_back(e->ids.size());
+  }
+  for (; line < chunk.line_ends.size(); ++line) tokenizer.encode(chunk.line(line), &e->ids);
 }
 
 ChunkEncoder::ChunkEncoder(const Tokenizer& tokenizer, int threads, Sink sink)
@@ -37,7 +44,7 @@ void ChunkEncoder::work() {
     lock.unlock();
     // The slot is this worker's alone until it is marked done.
     try {
-      encode_chunk(tokenizer_, slot.data.chunk, &slot.data.ids);
+      encode_chunk(tokenizer_, &slot.data);
     } catch (...) {
       slot.error = std::current_exception();
     }
@@ -61,7 +68,7 @@ void ChunkEncoder::sink_next(std::unique_lock<std::mutex>& lock) {
 void ChunkEncoder::submit(TextChunk& chunk) {
   if (workers_.empty()) {
     std::swap(inline_.chunk, chunk);
-    encode_chunk(tokenizer_, inline_.chunk, &inline_.ids);
+    encode_chunk(tokenizer_, &inline_);
     sink_(inline_);
     return;
   }

@@ -24,10 +24,12 @@ namespace switchyard::train::data {
 struct EncodedChunk {
   TextChunk chunk;
   std::vector<int64_t> ids;
+  // For each entry of chunk.document_ends, the number of ids before that document end.
+  std::vector<size_t> document_id_ends;
 };
 
-// The ids of `chunk`'s lines, appended to `ids` (cleared first).
-void encode_chunk(const Tokenizer& tokenizer, const TextChunk& chunk, std::vector<int64_t>* ids);
+// The ids of `chunk`'s lines into e->ids, and e->document_id_ends (both cleared first).
+void encode_chunk(const Tokenizer& tokenizer, EncodedChunk* e);
 
 class ChunkEncoder {
  public:

@@ -36,11 +36,14 @@ bool DocumentChunker::open_next_file() {
 bool DocumentChunker::next(TextChunk* chunk) {
   chunk->text.clear();
   chunk->line_ends.clear();
-  chunk->ends_document = chunk->ends_file = false;
+  chunk->document_ends.clear();
+  chunk->ends_file = false;
   if (!reader_ && !open_next_file()) return false;
   chunk->file_index = file_index_;
-  auto finish = [&](bool ends_document, bool ends_file) {
-    chunk->ends_document = ends_document;
+  auto end_document = [&] {
+    chunk->document_ends.push_back(static_cast<uint32_t>(chunk->line_ends.size()));
+  };
+  auto finish = [&](bool ends_file) {
     chunk->ends_file = ends_file;
     chunk->input_bytes = reader_->bytes_read() - reported_bytes_;
     reported_bytes_ = reader_->bytes_read();
@@ -57,18 +60,20 @@ bool DocumentChunker::next(TextChunk* chunk) {
     if (separator) {
       if (document_has_lines_) {
         document_has_lines_ = false;
-        return finish(/*ends_document=*/true, /*ends_file=*/false);
+        end_document();
+        if (chunk->text.size() >= chunk_bytes_) return finish(/*ends_file=*/false);
       }
       continue;  // blank lines between documents
     }
     chunk->text.append(line);
     chunk->line_ends.push_back(static_cast<uint32_t>(chunk->text.size()));
     document_has_lines_ = true;
-    if (chunk->text.size() >= chunk_bytes_) return finish(false, false);
+    if (chunk->text.size() >= chunk_bytes_) return finish(/*ends_file=*/false);
   }
   // End of the file: it ends the document in either mode (in kBlankLine mode an empty last
   // "document" of trailing blank lines is still reported, with no lines; the writer skips it).
-  return finish(/*ends_document=*/true, /*ends_file=*/true);
+  end_document();
+  return finish(/*ends_file=*/true);
 }
 
 }  // namespace switchyard::train::data

@@ -26,7 +26,12 @@ enum class DocumentBoundary { kFile, kBlankLine };
 struct TextChunk {
   std::string text;                 // lines, each with its '\n' (or pieces of a long line)
   std::vector<uint32_t> line_ends;  // end offset in `text` of each line or piece, increasing
-  bool ends_document = false;       // the document's last chunk (it may hold no lines)
+  // Where documents end in this chunk, as line counts, non-decreasing: a document ends after
+  // line document_ends[k] - 1. Lines after the last entry continue into the next chunk. An entry
+  // equal to the one before (or 0 first) ends a document with no line in this chunk: the end of
+  // a document the previous chunk began, or an empty one. Blank-line documents are packed
+  // several to a chunk (up to the chunk size), so small documents cost no hand-off each.
+  std::vector<uint32_t> document_ends;
   bool ends_file = false;
   size_t file_index = 0;
   uint64_t input_bytes = 0;  // bytes of the file consumed by this chunk (blank lines included)

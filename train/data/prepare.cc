@@ -35,16 +35,19 @@ std::string parent_directory(const std::string& prefix) {
   return parent.empty() ? "." : parent.string();
 }
 
-// The ids of a chunk in the dataset's dtype, little-endian.
-void append_ids(const std::vector<int64_t>& ids, TokenDtype dtype, std::string* out) {
+// Ids [begin, end) in the dataset's dtype, little-endian.
+void append_ids(std::vector<int64_t>::const_iterator begin,
+                std::vector<int64_t>::const_iterator end,
+                TokenDtype dtype,
+                std::string* out) {
   const size_t width = dtype_bytes(dtype);
   const size_t at = out->size();
-  out->resize(at + ids.size() * width);
+  out->resize(at + static_cast<size_t>(end - begin) * width);
   auto* p = reinterpret_cast<unsigned char*>(out->data() + at);
   if (dtype == TokenDtype::kUint16) {
-    for (const int64_t id : ids) store_u16(p, static_cast<uint16_t>(id)), p += 2;
+    for (auto it = begin; it != end; ++it) store_u16(p, static_cast<uint16_t>(*it)), p += 2;
   } else {
-    for (const int64_t id : ids) store_u32(p, static_cast<uint32_t>(id)), p += 4;
+    for (auto it = begin; it != end; ++it) store_u32(p, static_cast<uint32_t>(*it)), p += 4;
   }
 }
 
@@ -136,6 +139,7 @@ PrepareResult prepare_indexed_dataset(const Tokenizer& tokenizer, const PrepareO
   uint64_t tokens = 0;          // written to the .bin
   uint64_t document_start = 0;  // first token of the current document
   std::string bytes;            // a chunk's ids in the file's dtype
+  std::string offsets;          // a chunk's document offsets for the .idx
   const std::vector<int64_t> eod_ids =
       eod >= 0 ? std::vector<int64_t>{eod} : std::vector<int64_t>{};
   auto sink = [&](EncodedChunk& e) {
@@ -145,20 +149,29 @@ PrepareResult prepare_indexed_dataset(const Tokenizer& tokenizer, const PrepareO
       }
     }
     bytes.clear();
-    append_ids(e.ids, header.dtype, &bytes);
-    tokens += e.ids.size();
-    if (e.chunk.ends_document) {
+    offsets.clear();
+    size_t written = 0;  // of e.ids
+    auto write_ids = [&](size_t end) {
+      append_ids(e.ids.begin() + static_cast<std::ptrdiff_t>(written),
+                 e.ids.begin() + static_cast<std::ptrdiff_t>(end), header.dtype, &bytes);
+      tokens += end - written;
+      written = end;
+    };
+    for (const size_t end : e.document_id_ends) {
+      write_ids(end);
       if (tokens > document_start) {
-        append_ids(eod_ids, header.dtype, &bytes);
+        append_ids(eod_ids.begin(), eod_ids.end(), header.dtype, &bytes);
         tokens += eod_ids.size();
-        idx.write(u64_bytes(tokens));
+        offsets += u64_bytes(tokens);
         ++header.num_documents;
         document_start = tokens;
       } else {
         ++result.empty_documents;
       }
     }
+    write_ids(e.ids.size());
     bin.write(bytes);
+    idx.write(offsets);
     progress.bytes_done += e.chunk.input_bytes;
     progress.files_done += e.chunk.ends_file ? 1 : 0;
     progress.documents = header.num_documents;
