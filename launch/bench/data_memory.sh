@@ -24,6 +24,8 @@ print(f"{resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024:.0f}")
 PY
 }
 
+# The process itself (LibTorch and the other shared libraries mapped and relocated).
+echo "baseline: 'switchyard --help' peaks at $(peak_rss help.log "$bin" --help) MiB"
 printf '%-8s %10s %12s %14s %16s %14s\n' corpus "text MB" documents tokens "prepare MiB" "train MiB"
 for copies in "$small" "$large"; do
   corpus=corpus-$copies.txt
@@ -37,13 +39,13 @@ for copies in "$small" "$large"; do
   docs=$(echo "$info" | sed -E 's/.*: ([0-9]+) documents, ([0-9]+) .*/\1/')
   tokens=$(echo "$info" | sed -E 's/.*: ([0-9]+) documents, ([0-9]+) .*/\2/')
   vocab=$(echo "$info" | sed -E 's/.*vocabulary ([0-9]+),.*/\1/')
-  model_args=(--set data.tokenizer=BYTE)
+  model_args=(--set data.tokenizer=BYTE --set data.tokenizer_model=)
   [ "$tokenizer" = byte ] || model_args=(--set data.tokenizer=SENTENCEPIECE
                                         --set data.tokenizer_model="$tokenizer")
-  # 200 steps of the default model shape at one rank, with evaluation.
+  # 100 steps of the example's model at one rank, with evaluation.
   trn=$(peak_rss "train-$copies.log" "$bin" train "$src/examples/configs/spm_indexed.pbtxt" \
     --set data.path="ds-$copies" "${model_args[@]}" --set model.vocab_size="$vocab" \
-    --set train.num_steps=200 --set train.eval_every=100 --set checkpoint.every_steps=0 \
+    --set train.num_steps=100 --set train.eval_every=50 --set checkpoint.every_steps=0 \
     --set generate.max_new_tokens=0 --set logging.log_every=1000 \
     --set logging.run_dir="run-$copies")
   printf '%-8s %10.0f %12s %14s %16s %14s\n' "x$copies" \

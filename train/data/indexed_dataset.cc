@@ -20,7 +20,9 @@ IndexedDataset IndexedDataset::open(const std::string& prefix,
   IndexedDataset d;
   try {
     d.idx_file_ = MappedFile({index_path(prefix), "token dataset index", kMaxIndexBytes, ""});
-    d.bin_file_ = MappedFile({bin_path(prefix), "token dataset file", kMaxTokenBinBytes, ""});
+    // Samples are read at random places: no read-ahead (mapped_file.h).
+    d.bin_file_ = MappedFile({bin_path(prefix), "token dataset file", kMaxTokenBinBytes, ""},
+                             Access::kRandom);
     d.idx_ = d.idx_file_.data();
     d.idx_size_ = d.idx_file_.size();
     d.bin_ = d.bin_file_.data();

@@ -10,7 +10,7 @@
 
 namespace switchyard::train::data {
 
-MappedFile::MappedFile(const InputFile& file) {
+MappedFile::MappedFile(const InputFile& file, Access access) {
   OpenedInputFile opened(file);
   if (opened.size() == 0) return;
   if (opened.size() > SIZE_MAX) throw ConfigError(file.path, "is too large to map");
@@ -21,6 +21,8 @@ MappedFile::MappedFile(const InputFile& file) {
   }
   data_ = static_cast<const unsigned char*>(p);
   size_ = opened.size();
+  // Advice only: a kernel that refuses it reads ahead as usual.
+  if (access == Access::kRandom) ::madvise(p, static_cast<size_t>(size_), MADV_RANDOM);
 }
 
 MappedFile::~MappedFile() { unmap(); }

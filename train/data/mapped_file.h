@@ -13,11 +13,17 @@
 
 namespace switchyard::train::data {
 
+// How the mapping will be read. kRandom (madvise MADV_RANDOM) turns off the kernel's
+// read-ahead: a sample of a few hundred bytes faults in its own page or two instead of a
+// read-ahead window of 128 KiB or more, so the resident set of a long training run grows with
+// what it reads, not 100 times that (docs/benchmarks.md, "Data pipeline").
+enum class Access { kNormal, kRandom };
+
 class MappedFile {
  public:
   MappedFile() = default;
   // Checks and maps `file` (an empty file maps to no memory: data() is null, size() 0).
-  explicit MappedFile(const InputFile& file);
+  explicit MappedFile(const InputFile& file, Access access = Access::kNormal);
   ~MappedFile();
   MappedFile(MappedFile&& other) noexcept;
   MappedFile& operator=(MappedFile&& other) noexcept;
