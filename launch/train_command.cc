@@ -11,6 +11,7 @@
 #include <iostream>
 
 #include <ATen/CPUGeneratorImpl.h>
+#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
 #include "comm/make_communicator.h"
@@ -57,6 +58,23 @@ void write_resolved_config(const config::ExperimentConfig& c) {
   const std::string tmp = dir + "/config.pbtxt.tmp";
   std::ofstream(tmp) << config::resolved_config_text(c);
   std::filesystem::rename(tmp, dir + "/config.pbtxt");
+}
+
+// <run_dir>/tokenizer.json: the tokenizer the run trains with (the model file and its SHA-256,
+// which checkpoints record too) and the data it reads.
+void write_tokenizer_record(const config::ExperimentConfig& c,
+                            const train::data::Tokenizer& tokenizer,
+                            const train::BatchSource& data) {
+  const nlohmann::json record = {
+      {"tokenizer", c.data().tokenizer() == config::DataConfig::BYTE ? "byte" : "sentencepiece"},
+      {"model", c.data().tokenizer_model()},
+      {"digest", tokenizer.digest()},
+      {"vocab_size", tokenizer.vocab_size()},
+      {"data", data.description()}};
+  const std::string dir = c.logging().run_dir();
+  const std::string tmp = dir + "/tokenizer.json.tmp";
+  std::ofstream(tmp) << record.dump(2) << "\n";
+  std::filesystem::rename(tmp, dir + "/tokenizer.json");
 }
 
 // This rank's index among the ranks sharing its host, and their number (MPI's shared-memory
@@ -151,6 +169,7 @@ int run_train(const std::vector<std::string>& args) {
         train::load_training_data(cfg, *tokenizer, groups.world->rank(), groups.world->size());
     if (rank == 0) {
       write_resolved_config(cfg);
+      write_tokenizer_record(cfg, *tokenizer, *data);
       spdlog::info(
           "{} ranks ({} nodes x {}), expert-parallel size {}, {} BLAS / {} intra-op thread(s) per "
           "rank, precision {}, kernels {}",

@@ -33,6 +33,10 @@ args=(train "$src/examples/configs/spm_indexed.pbtxt" --set data.path=ds
       --set logging.log_every=1000 --set checkpoint.every_steps=30 --set logging.run_dir=run)
 "$bin" "${args[@]}" --set train.num_steps=30 >first.log 2>&1 || { cat first.log; fail "train"; }
 grep -q "indexed dataset ds.bin" first.log || { cat first.log; fail "not trained from ds"; }
+# The run records its tokenizer: the model file and its SHA-256.
+digest=$(sha256sum spm.model | cut -d' ' -f1)
+grep -q "\"digest\": \"$digest\"" run/tokenizer.json && grep -q '"model": "spm.model"' run/tokenizer.json \
+  || { cat run/tokenizer.json; fail "run/tokenizer.json"; }
 python3 - run/metrics.jsonl <<'PY'
 import json, sys
 losses = [r["loss"] for r in map(json.loads, open(sys.argv[1])) if "loss" in r]
