@@ -12,6 +12,7 @@
 
 #include "core/errors.h"
 #include "launch/cli.h"
+#include "launch/command_args.h"
 #include "train/data/indexed_dataset.h"
 #include "train/data/prepare.h"
 #include "train/data/tokenizer_loader.h"
@@ -141,18 +142,9 @@ int run_data(const std::vector<std::string>& args) {
                                    "prepare: encoders; 0 = the cores")(
       "quiet", po::bool_switch(&a.quiet), "prepare: no progress line")(
       "check", po::bool_switch(&a.check), "info: check every token id against the vocabulary");
-  po::options_description all;
-  all.add(shown).add_options()("action", po::value(&a.action))("inputs",
-                                                               po::value(&a.inputs)->composing());
-  po::positional_options_description positional;
-  positional.add("action", 1).add("inputs", -1);
-  po::variables_map vm;
-  po::store(po::command_line_parser(std::vector<std::string>(args.begin() + 1, args.end()))
-                .options(all)
-                .positional(positional)
-                .run(),
-            vm);
-  po::notify(vm);
+  parse_command_args(
+      args, shown,
+      {{"action", po::value(&a.action), 1}, {"inputs", po::value(&a.inputs)->composing(), -1}});
   if (a.help) {
     std::cout << kUsage << shown;
     return kExitOk;

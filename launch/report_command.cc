@@ -8,6 +8,7 @@
 
 #include "core/errors.h"
 #include "launch/cli.h"
+#include "launch/command_args.h"
 #include "launch/report/aggregate.h"
 #include "launch/report/report_plots.h"
 #include "launch/report/report_tables.h"
@@ -29,17 +30,7 @@ int run_report(const std::vector<std::string>& args) {
       "out", po::value(&out), "output directory (default: <first DIR>/report)")(
       "format", po::value(&formats), "tables to write, comma-separated: md,csv,json (default all)")(
       "no-plots", po::bool_switch(&no_plots), "write the tables only");
-  po::options_description all;
-  all.add(shown).add_options()("dir", po::value(&dirs)->composing());
-  po::positional_options_description positional;
-  positional.add("dir", -1);
-  po::variables_map vm;
-  po::store(po::command_line_parser(std::vector<std::string>(args.begin() + 1, args.end()))
-                .options(all)
-                .positional(positional)
-                .run(),
-            vm);
-  po::notify(vm);
+  parse_command_args(args, shown, {{"dir", po::value(&dirs)->composing(), -1}});
   if (help) {
     std::cout << "usage: switchyard report DIR... [options]\n\n"
               << "Each DIR is a run directory (metrics.jsonl) or a sweep directory. Runs that\n"

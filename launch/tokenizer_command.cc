@@ -6,6 +6,7 @@
 #include <boost/program_options.hpp>
 
 #include "launch/cli.h"
+#include "launch/command_args.h"
 #include "train/data/sentencepiece_train.h"
 
 namespace switchyard::launch {
@@ -45,18 +46,9 @@ int run_tokenizer(const std::vector<std::string>& args) {
       po::value(&o.max_sentence_length)->default_value(o.max_sentence_length),
       "bytes; longer lines are given in pieces")("verbose", po::bool_switch(&verbose),
                                                  "show the SentencePiece trainer's log");
-  po::options_description all;
-  all.add(shown).add_options()("action", po::value(&action))("inputs",
-                                                             po::value(&o.inputs)->composing());
-  po::positional_options_description positional;
-  positional.add("action", 1).add("inputs", -1);
-  po::variables_map vm;
-  po::store(po::command_line_parser(std::vector<std::string>(args.begin() + 1, args.end()))
-                .options(all)
-                .positional(positional)
-                .run(),
-            vm);
-  po::notify(vm);
+  parse_command_args(
+      args, shown,
+      {{"action", po::value(&action), 1}, {"inputs", po::value(&o.inputs)->composing(), -1}});
   if (help) {
     std::cout << kUsage << shown;
     return kExitOk;
