@@ -144,26 +144,14 @@ TEST(IndexedTraining, ResumeIsBitwiseExact) {
   const std::string dir = fresh_dir("indexed_resumed");
   const TrainResult first = train(c, g, dir, /*stop_at=*/4);
   EXPECT_TRUE(first.stopped_early);
-  const TrainResult second = train(c, g, dir);
-  EXPECT_EQ(second.resumed_from, 4);
-  ASSERT_EQ(second.train_losses.size(), 4u);
-  for (int i = 0; i < 4; ++i) {
-    EXPECT_EQ(first.train_losses[i], full.train_losses[i]) << "step " << i + 1;
-    EXPECT_EQ(second.train_losses[i], full.train_losses[4 + i]) << "step " << 5 + i;
-  }
-  EXPECT_EQ(second.final_val_loss, full.final_val_loss);
+  testing::expect_bitwise_resume(full, first, train(c, g, dir), 4);
 }
 
 TEST(IndexedTraining, OneRankAndAllRanksFollowTheSameLossCurve) {
   const config::ExperimentConfig c = indexed_config(prepared_dataset());
   const TrainResult distributed = train(c, groups_over(MPI_COMM_WORLD, 1, 1), "");
   const TrainResult single = train(c, groups_over(MPI_COMM_SELF, 1, 1), "");
-  ASSERT_EQ(distributed.train_losses.size(), single.train_losses.size());
-  for (size_t i = 0; i < single.train_losses.size(); ++i) {
-    EXPECT_NEAR(distributed.train_losses[i], single.train_losses[i], 2e-5 * single.train_losses[i])
-        << "step " << i + 1;
-  }
-  EXPECT_NEAR(distributed.final_val_loss, single.final_val_loss, 2e-5 * single.final_val_loss);
+  testing::expect_same_curve(single, distributed, 2e-5);
 }
 
 TEST(IndexedTraining, CheckpointOfAnotherTokenizerIsRefused) {

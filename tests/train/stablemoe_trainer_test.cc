@@ -200,13 +200,7 @@ TEST(StableMoETraining, ResumeAcrossTheStageSwitchIsExactAndRestoresTheStage) {
       1000);
   Recorder rec;
   const TrainResult second = train(later, dir, -1, &rec);
-  EXPECT_EQ(second.resumed_from, 4);
-  ASSERT_EQ(second.train_losses.size(), 4u);
-  for (int i = 0; i < 4; ++i) {
-    EXPECT_EQ(first.train_losses[i], full.train_losses[i]) << "step " << i + 1;
-    EXPECT_EQ(second.train_losses[i], full.train_losses[4 + i]) << "step " << 5 + i;
-  }
-  EXPECT_EQ(second.final_val_loss, full.final_val_loss);
+  testing::expect_bitwise_resume(full, first, second, 4);
   for (const Snapshot& s : rec.after_step) EXPECT_EQ(s.stage, 2);
 }
 

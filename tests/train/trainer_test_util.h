@@ -19,6 +19,7 @@
 #include "core/config/experiment.pb.h"
 #include "tests/testing/mpi_world.h"
 #include "train/corpus.h"
+#include "train/trainer.h"
 
 namespace switchyard::train::testing {
 
@@ -65,6 +66,34 @@ inline std::string fresh_dir(const std::string& name) {
   if (world_rank() == 0) std::filesystem::remove_all(dir);
   MPI_Barrier(MPI_COMM_WORLD);
   return dir;
+}
+
+// A run stopped after `k` of N steps (`first`) and resumed (`second`) made exactly the losses of
+// the uninterrupted run (`full`): bit for bit, every step and the final validation loss.
+inline void expect_bitwise_resume(const TrainResult& full,
+                                  const TrainResult& first,
+                                  const TrainResult& second,
+                                  size_t k) {
+  ASSERT_EQ(first.train_losses.size(), k);
+  ASSERT_EQ(second.train_losses.size(), full.train_losses.size() - k);
+  EXPECT_EQ(second.resumed_from, static_cast<int64_t>(k));
+  for (size_t i = 0; i < k; ++i) {
+    EXPECT_EQ(first.train_losses[i], full.train_losses[i]) << "step " << i + 1;
+  }
+  for (size_t i = 0; i < second.train_losses.size(); ++i) {
+    EXPECT_EQ(second.train_losses[i], full.train_losses[k + i]) << "step " << k + i + 1;
+  }
+  EXPECT_EQ(second.final_val_loss, full.final_val_loss);
+}
+
+// `b` followed `a`'s loss curve within `relative` (every step and the final validation loss).
+inline void expect_same_curve(const TrainResult& a, const TrainResult& b, double relative) {
+  ASSERT_EQ(a.train_losses.size(), b.train_losses.size());
+  for (size_t i = 0; i < a.train_losses.size(); ++i) {
+    EXPECT_NEAR(b.train_losses[i], a.train_losses[i], relative * a.train_losses[i])
+        << "step " << i + 1;
+  }
+  EXPECT_NEAR(b.final_val_loss, a.final_val_loss, relative * a.final_val_loss);
 }
 
 }  // namespace switchyard::train::testing
