@@ -1,8 +1,23 @@
 #include "launch/command_args.h"
 
+#include <filesystem>
+
+#include "core/errors.h"
+
 namespace switchyard::launch {
 
 namespace po = boost::program_options;
+
+void create_parent_directory(const std::string& prefix, const std::string& option) {
+  const std::filesystem::path parent = std::filesystem::path(prefix).parent_path();
+  if (parent.empty()) return;
+  std::error_code ec;
+  std::filesystem::create_directories(parent, ec);
+  if (ec) {
+    throw ConfigError(option,
+                      "cannot create the directory '" + parent.string() + "': " + ec.message());
+  }
+}
 
 void parse_command_args(const std::vector<std::string>& args,
                         const po::options_description& shown,

@@ -20,6 +20,10 @@ struct Positional {
 // Parses args[1..] (args[0] is the command's name) into the variables bound in `shown` and in
 // `positionals`, in order. Unknown options and bad values throw Boost's errors (exit 2 in the
 // CLI).
+// Creates the directory that will hold `prefix`'s files (e.g. runs/data for runs/data/x), as
+// `mkdir -p`; an error names `option` and the reason in one line (ConfigError).
+void create_parent_directory(const std::string& prefix, const std::string& option);
+
 void parse_command_args(const std::vector<std::string>& args,
                         const boost::program_options::options_description& shown,
                         const std::vector<Positional>& positionals);

@@ -70,6 +70,7 @@ int prepare(const DataArgs& a) {
   if (a.inputs.empty()) throw UsageError{"data prepare", "no input files given"};
   const std::unique_ptr<data::Tokenizer> tokenizer =
       data::load_tokenizer(a.tokenizer, "--tokenizer");
+  create_parent_directory(a.out, "--out");
   data::PrepareOptions o;
   o.inputs = a.inputs;
   o.output_prefix = a.out;

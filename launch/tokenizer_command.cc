@@ -60,6 +60,7 @@ int run_tokenizer(const std::vector<std::string>& args) {
   if (o.inputs.empty()) throw UsageError{"tokenizer train", "no input files given"};
   if (o.output_prefix.empty()) throw UsageError{"tokenizer train", "missing --out PREFIX"};
   o.model_type = data::parse_sentencepiece_model_type(type, "--type");
+  create_parent_directory(o.output_prefix, "--out");
   o.quiet = !verbose;
   const data::SentencePieceTrainResult r = data::train_sentencepiece(o);
   std::cout << "wrote " << r.model_path << " and " << r.vocab_path << ": " << r.vocab_size << " "

@@ -214,6 +214,7 @@ std::shared_ptr<const BatchSource> load_training_data(const config::ExperimentCo
   expect.vocab_size = static_cast<uint64_t>(c.model().vocab_size());
   expect.vocab_may_be_smaller = true;
   expect.tokenizer_digest = tokenizer.digest();
+  expect.tokenizer_name = tokenizer.description();
   IndexedSourceOptions o;
   o.global_batch_size = c.train().global_batch_size();
   o.seq_length = c.model().seq_length();
@@ -222,8 +223,18 @@ std::shared_ptr<const BatchSource> load_training_data(const config::ExperimentCo
   o.seed = c.train().seed();
   o.rank = rank;
   o.world_size = world_size;
-  return std::make_shared<IndexedBatchSource>(
-      data::IndexedDataset::open(d.path(), expect, "data.path"), o);
+  if (d.blend_size() == 0) {
+    return std::make_shared<IndexedBatchSource>(
+        data::IndexedDataset::open(d.path(), expect, "data.path"), o);
+  }
+  std::vector<data::IndexedDataset> datasets;
+  std::vector<double> weights;
+  for (int i = 0; i < d.blend_size(); ++i) {
+    const std::string field = "data.blend[" + std::to_string(i) + "].path";
+    datasets.push_back(data::IndexedDataset::open(d.blend(i).path(), expect, field));
+    weights.push_back(d.blend(i).weight());
+  }
+  return std::make_shared<IndexedBatchSource>(std::move(datasets), weights, o);
 }
 
 models::SamplingOptions sampling_options(const config::ExperimentConfig& c) {

@@ -17,8 +17,10 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "train/batch_source.h"
+#include "train/data/blend.h"
 #include "train/data/indexed_dataset.h"
 #include "train/data/indexed_sampler.h"
 
@@ -36,20 +38,32 @@ struct IndexedSourceOptions {
 
 class IndexedBatchSource final : public BatchSource {
  public:
-  // ConfigError (one line) when a split is empty or shorter than one sample.
+  // One dataset. ConfigError (one line) when a split is empty or shorter than one sample.
   IndexedBatchSource(data::IndexedDataset dataset, const IndexedSourceOptions& options);
+  // A blend: sample j comes from dataset pick(j) (train/data/blend.h), in proportion to
+  // `weights`; each dataset is split and sampled on its own, as above. The datasets must share
+  // a tokenizer (their digests are compared; `field` names the config field in messages).
+  IndexedBatchSource(std::vector<data::IndexedDataset> datasets,
+                     const std::vector<double>& weights,
+                     const IndexedSourceOptions& options,
+                     const std::string& field = "data.blend");
 
   Batch batch(Split split, int64_t index) const override;
   std::string description() const override;
 
-  const data::IndexedSampler& sampler(Split split) const;
+  size_t num_datasets() const { return datasets_.size(); }
+  const data::IndexedSampler& sampler(Split split, size_t dataset = 0) const;
   // The global sample index of row `row` (of the whole global batch) of batch `index`.
   uint64_t global_sample(int64_t index, int64_t row) const;
+  // The dataset and its sample index of global sample j.
+  data::BlendPick pick(uint64_t j) const { return blend_.pick(j); }
 
  private:
-  std::unique_ptr<data::IndexedDataset> dataset_;  // stable address: the samplers point to it
+  // Stable addresses: the samplers point to the datasets.
+  std::vector<std::unique_ptr<data::IndexedDataset>> datasets_;
   IndexedSourceOptions options_;
-  std::unique_ptr<data::IndexedSampler> train_, val_;
+  data::BlendSchedule blend_;
+  std::vector<std::unique_ptr<data::IndexedSampler>> train_, val_;
 };
 
 }  // namespace switchyard::train

@@ -350,17 +350,30 @@ void check_data(const ExperimentConfig& c, const ValidationContext& ctx, Checker
   const DataConfig& d = c.data();
   k.require(d.val_fraction() > 0 && d.val_fraction() < 1, "data.val_fraction",
             "must be in (0, 1), got " + Checker::str(d.val_fraction()));
-  k.require(!d.path().empty(), "data.path",
+  const bool blend = d.blend_size() > 0;  // then `path` is not read
+  k.require(blend || !d.path().empty(), "data.path",
             d.format() == DataConfig::INDEXED ? "must name a dataset prefix" : "must name a file");
   const bool spm = d.tokenizer() == DataConfig::SENTENCEPIECE;
   k.require(!spm || !d.tokenizer_model().empty(), "data.tokenizer_model",
             "must name a SentencePiece .model file when data.tokenizer is SENTENCEPIECE");
   k.require(spm || d.tokenizer_model().empty(), "data.tokenizer_model",
             "is set, but data.tokenizer is BYTE (set data.tokenizer: SENTENCEPIECE)");
+  k.require(!blend || d.format() == DataConfig::INDEXED, "data.blend",
+            "needs data.format: INDEXED");
+  double total = 0;
+  for (int i = 0; i < d.blend_size(); ++i) {
+    const std::string field = "data.blend[" + std::to_string(i) + "]";
+    const double w = d.blend(i).weight();
+    k.require(std::isfinite(w) && w >= 0, field + ".weight",
+              "must be finite and >= 0, got " + Checker::str(w));
+    if (std::isfinite(w) && w > 0) total += w;
+    k.require(!d.blend(i).path().empty(), field + ".path", "must name a dataset prefix");
+  }
+  k.require(!blend || total > 0, "data.blend", "every weight is 0");
   if (!ctx.check_files) return;
   // Existence, type and size only; the contents are checked where they are read.
   const auto check = [&](const std::string& path, const char* what, uint64_t max_bytes,
-                         const char* field) {
+                         const std::string& field) {
     try {
       const uint64_t size = check_input_file({path, what, max_bytes, field});
       k.require(size > 0, field, "file '" + path + "' is empty");
@@ -368,15 +381,25 @@ void check_data(const ExperimentConfig& c, const ValidationContext& ctx, Checker
       k.require(false, e.path(), e.reason());
     }
   };
+  const auto check_dataset = [&](const std::string& prefix, const std::string& field) {
+    check(prefix + ".idx", "dataset index", kMaxIndexedDatasetBytes, field);
+    check(prefix + ".bin", "dataset tokens", kMaxIndexedDatasetBytes, field);
+  };
   if (spm && !d.tokenizer_model().empty()) {
     check(d.tokenizer_model(), "tokenizer model", kMaxTokenizerModelBytes, "data.tokenizer_model");
   }
-  if (d.path().empty()) return;
-  if (d.format() == DataConfig::INDEXED) {
-    check(d.path() + ".idx", "dataset index", kMaxIndexedDatasetBytes, "data.path");
-    check(d.path() + ".bin", "dataset tokens", kMaxIndexedDatasetBytes, "data.path");
-  } else {
-    check(d.path(), "corpus", kMaxCorpusBytes, "data.path");
+  if (blend) {
+    for (int i = 0; i < d.blend_size(); ++i) {
+      if (d.format() == DataConfig::INDEXED && !d.blend(i).path().empty()) {
+        check_dataset(d.blend(i).path(), "data.blend[" + std::to_string(i) + "].path");
+      }
+    }
+  } else if (!d.path().empty()) {
+    if (d.format() == DataConfig::INDEXED) {
+      check_dataset(d.path(), "data.path");
+    } else {
+      check(d.path(), "corpus", kMaxCorpusBytes, "data.path");
+    }
   }
 }
 

@@ -48,6 +48,32 @@ TEST(ConfigValidation, SchemaDefaultsAreValidOnOneRank) {
   for (const auto& i : issues) ADD_FAILURE() << i.path << ": " << i.reason;
 }
 
+// data.blend (a repeated message: set in files, not with --set).
+TEST(ConfigValidation, BlendRules) {
+  auto first_issue = [](const std::vector<std::pair<std::string, double>>& blend,
+                        bool indexed) -> std::pair<std::string, std::string> {
+    ExperimentConfig c = default_config();
+    if (indexed) c.mutable_data()->set_format(DataConfig::INDEXED);
+    for (const auto& [path, weight] : blend) {
+      DataConfig::BlendSource* s = c.mutable_data()->add_blend();
+      s->set_path(path);
+      s->set_weight(weight);
+    }
+    const auto issues = find_config_issues(c, context(4));
+    if (issues.empty()) return {"", ""};
+    return {issues.front().path, issues.front().reason};
+  };
+  EXPECT_EQ(first_issue({{"/nonexistent/a", 1}}, false),
+            (std::pair<std::string, std::string>{"data.blend", "needs data.format: INDEXED"}));
+  EXPECT_EQ(first_issue({{"/nonexistent/a", -1}}, true).first, "data.blend[0].weight");
+  EXPECT_EQ(first_issue({{"/nonexistent/a", 0}, {"/nonexistent/b", 0}}, true),
+            (std::pair<std::string, std::string>{"data.blend", "every weight is 0"}));
+  EXPECT_EQ(first_issue({{"/nonexistent/a", 1}, {"", 1}}, true).first, "data.blend[1].path");
+  const auto missing = first_issue({{"/nonexistent/a", 1}}, true);
+  EXPECT_EQ(missing.first, "data.blend[0].path");
+  EXPECT_THAT(missing.second, HasSubstr("'/nonexistent/a.idx' does not exist"));
+}
+
 struct Case {
   std::vector<std::string> overrides;
   int world_size;

@@ -32,16 +32,21 @@ using testing::world_rank;
 using testing::world_size;
 
 // 60 documents of different lengths (some shorter than a sample), byte-level, each ending with
-// the end-of-document id 256 (vocabulary 257), prepared by rank 0 at the first call (every
-// rank's first call is in the same test). Collective then.
-std::string prepare_dataset_once();
+// the end-of-document id 256 (vocabulary 257), letters from `first` on ('a': a-q, 'A': A-Q), so
+// that a sample tells which dataset it came from. Rank 0 prepares it at the first call (every
+// rank's first call is in the same test); collective then.
+std::string prepare_dataset_once(char first);
 std::string prepared_dataset() {
-  static const std::string prefix = prepare_dataset_once();
+  static const std::string prefix = prepare_dataset_once('a');
+  return prefix;
+}
+std::string prepared_upper_dataset() {
+  static const std::string prefix = prepare_dataset_once('A');
   return prefix;
 }
 
-std::string prepare_dataset_once() {
-  const std::string dir = fresh_dir("indexed_training_data");
+std::string prepare_dataset_once(char first) {
+  const std::string dir = fresh_dir(std::string("indexed_training_data_") + first);
   const std::string prefix = dir + "/ds";
   if (world_rank() == 0) {
     std::filesystem::create_directories(dir);
@@ -49,8 +54,9 @@ std::string prepare_dataset_once() {
     for (int d = 0; d < 60; ++d) {
       const int lines = 1 + d % 5;
       for (int l = 0; l < lines; ++l) {
-        for (int i = 0; i < 7 + (d * 13 + l * 7) % 50; ++i)
-          text += static_cast<char>('a' + (d + i) % 17);
+        for (int i = 0; i < 7 + (d * 13 + l * 7) % 50; ++i) {
+          text += static_cast<char>(first + (d + i) % 17);
+        }
         text += '\n';
       }
       text += '\n';  // a blank line ends the document
@@ -152,6 +158,49 @@ TEST(IndexedTraining, OneRankAndAllRanksFollowTheSameLossCurve) {
   const TrainResult distributed = train(c, groups_over(MPI_COMM_WORLD, 1, 1), "");
   const TrainResult single = train(c, groups_over(MPI_COMM_SELF, 1, 1), "");
   testing::expect_same_curve(single, distributed, 2e-5);
+}
+
+// data.blend: lower-case and upper-case datasets 3:1. Each row is the picked dataset's sample
+// (its letters say which), the shares per 1024-sample round are exact, and training from the
+// blend resumes bitwise.
+TEST(IndexedTraining, BlendDrawsEachDatasetInProportionAndResumesExactly) {
+  config::ExperimentConfig c = indexed_config(prepared_dataset(), {"checkpoint.every_steps=2"});
+  for (const auto& [prefix, weight] :
+       {std::pair{prepared_dataset(), 3.0}, std::pair{prepared_upper_dataset(), 1.0}}) {
+    config::DataConfig::BlendSource* s = c.mutable_data()->add_blend();
+    s->set_path(prefix);
+    s->set_weight(weight);
+  }
+  c.mutable_data()->set_path("/nonexistent");  // not read with a blend
+  const data::ByteTokenizer bytes;
+  const auto source = load_training_data(c, bytes, 0, 1);
+  const auto& blend = dynamic_cast<const IndexedBatchSource&>(*source);
+  ASSERT_EQ(blend.num_datasets(), 2u);
+  const int64_t s = c.model().seq_length(), b = c.train().global_batch_size();
+  std::vector<int64_t> counts(2, 0), expect(s + 1);
+  for (int64_t step = 0; step < 1024 / b; ++step) {  // one round
+    const Batch batch = blend.batch(Split::kTrain, step);
+    for (int64_t r = 0; r < b; ++r) {
+      const data::BlendPick p = blend.pick(blend.global_sample(step, r));
+      ++counts[p.dataset];
+      blend.sampler(Split::kTrain, p.dataset).sample(p.index, expect.data());
+      const at::Tensor row = at::tensor(expect, at::kLong);  // [S + 1]
+      ASSERT_TRUE(at::equal(batch.inputs[r], row.slice(0, 0, s))) << "step " << step;
+      // Letters of the picked dataset only (besides newlines and 256, the end of document).
+      const at::Tensor in = batch.inputs[r];  // [S]
+      const at::Tensor letters = in.masked_select((in != 256).logical_and(in != '\n'));
+      const int64_t low = p.dataset == 0 ? 'a' : 'A';
+      EXPECT_TRUE(at::all(letters >= low).item<bool>() && at::all(letters < low + 17).item<bool>())
+          << "step " << step << " row " << r;
+    }
+  }
+  EXPECT_EQ(counts, (std::vector<int64_t>{768, 256}));
+
+  const comm::ProcessGroups g = groups_over(MPI_COMM_WORLD, 1, 1);
+  const TrainResult full = train(c, g, fresh_dir("indexed_blend_full"));
+  const std::string dir = fresh_dir("indexed_blend_resumed");
+  const TrainResult first = train(c, g, dir, /*stop_at=*/4);
+  testing::expect_bitwise_resume(full, first, train(c, g, dir), 4);
 }
 
 TEST(IndexedTraining, CheckpointOfAnotherTokenizerIsRefused) {

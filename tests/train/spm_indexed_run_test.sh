@@ -14,14 +14,18 @@ cd "$work"
 fail() { echo "FAIL: $*"; exit 1; }
 
 # 1. A BPE model of 500 pieces and the dataset, documents separated by blank lines.
-"$bin" tokenizer train --vocab-size 500 --type bpe --out spm "$corpus" >tok.log 2>&1 \
+# (into a directory that does not exist yet, as docs/data.md's commands do)
+"$bin" tokenizer train --vocab-size 500 --type bpe --out new/dir/spm "$corpus" >tok.log 2>&1 \
   || { cat tok.log; fail "tokenizer train"; }
+cp new/dir/spm.model new/dir/spm.vocab .
 [ -s spm.model ] && [ -s spm.vocab ] || fail "no spm.model / spm.vocab"
 "$bin" data prepare --tokenizer spm.model --documents blank-lines --threads 2 --out ds "$corpus" \
   >prep.log 2>&1 || { cat prep.log; fail "data prepare"; }
 grep -q "wrote ds.bin and ds.idx" prep.log || { cat prep.log; fail "prepare summary"; }
 "$bin" data info ds --check >info.log 2>&1 || { cat info.log; fail "data info"; }
 grep -q "vocabulary 500" info.log || { cat info.log; fail "info: vocabulary"; }
+"$bin" data prepare --tokenizer spm.model --quiet --out deep/er/ds2 "$corpus" >/dev/null \
+  && [ -s deep/er/ds2.idx ] || fail "data prepare into a new directory"
 
 # 2. Training from it (two data-parallel-free steps of the example, shrunk), loss falls.
 args=(train "$src/examples/configs/spm_indexed.pbtxt" --set data.path=ds

@@ -163,7 +163,8 @@ IndexHeader validate_index(const unsigned char* idx,
     }
   }
   if (!expect.tokenizer_digest.empty() && expect.tokenizer_digest != h.tokenizer_digest) {
-    refuse("was prepared with tokenizer '" + h.tokenizer_digest + "', not the one given ('" +
+    refuse("was prepared with tokenizer '" + h.tokenizer_digest + "', not the one given (" +
+           (expect.tokenizer_name.empty() ? "" : expect.tokenizer_name + ", ") + "'" +
            expect.tokenizer_digest + "')");
   }
   // Offsets: every one read once, in order, before any is used.

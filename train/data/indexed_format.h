@@ -62,6 +62,7 @@ struct IndexExpectations {
   uint64_t vocab_size = 0;            // 0: any
   bool vocab_may_be_smaller = false;  // the model's vocabulary may be padded past the data's
   std::string tokenizer_digest;       // empty: any
+  std::string tokenizer_name;         // for messages, e.g. "sentencepiece m.model"; may be empty
 };
 
 // Validates an index of `idx_size` bytes at `idx` (the whole .idx file) against the size of the
