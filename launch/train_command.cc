@@ -11,8 +11,8 @@
 #include <iostream>
 
 #include <ATen/CPUGeneratorImpl.h>
-#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
+#include <nlohmann/json.hpp>
 
 #include "comm/make_communicator.h"
 #include "comm/process_groups.h"
