@@ -9,32 +9,56 @@
 
 namespace switchyard::comm {
 
-std::shared_ptr<Communicator> make_world_communicator(const config::CommConfig& config,
-                                                      TimeoutAction on_timeout) {
+BackendRequest backend_request(const config::CommConfig& config) {
+  switch (config.backend()) {
+    case config::CommConfig::MPI:
+      return BackendRequest::kMpi;
+    case config::CommConfig::NCCL:
+      return BackendRequest::kNccl;
+    case config::CommConfig::AUTO:
+    default:
+      return BackendRequest::kAuto;
+  }
+}
+
+WorldCommunicators make_world_communicators(const config::CommConfig& config,
+                                            bool tensors_on_cuda,
+                                            TimeoutAction on_timeout) {
   if (config.timeout_ms() <= 0) {
     throw ConfigError("comm.timeout_ms",
                       "must be positive, got " + std::to_string(config.timeout_ms()));
   }
+  BackendFacts facts;
+  facts.tensors_on_cuda = tensors_on_cuda;
+#ifdef SWITCHYARD_WITH_NCCL
+  facts.nccl_built = true;
+#endif
+  facts.mpi_cuda_aware = mpi_reports_cuda_support();
+  WorldCommunicators out;
+  out.choice = choose_backend(backend_request(config), facts);
   const std::chrono::milliseconds timeout{config.timeout_ms()};
-  if (config.backend() == config::CommConfig::NCCL) {
+  MpiCommunicatorOptions mpi_options;
+  mpi_options.name = "world";
+  mpi_options.timeout = timeout;
+  mpi_options.on_timeout = on_timeout;
+  if (out.choice.backend == Backend::kNccl) {
 #ifdef SWITCHYARD_WITH_NCCL
     NcclCommunicatorOptions options;
     options.timeout = timeout;
     options.on_timeout = on_timeout;
-    return NcclCommunicator::create(MPI_COMM_WORLD, options);
-#else
-    throw ConfigError("comm.backend",
-                      "NCCL requested but this build has no NCCL "
-                      "(configure with -DSWITCHYARD_WITH_NCCL=ON)");
+    out.world = NcclCommunicator::create(MPI_COMM_WORLD, options);
+    out.host_world = MpiCommunicator::duplicate(MPI_COMM_WORLD, mpi_options);
+    return out;
 #endif
   }
-  MpiCommunicatorOptions options;
-  options.name = "world";
-  options.timeout = timeout;
-  options.on_timeout = on_timeout;
-  // Device tensors (a CUDA run on the MPI backend) travel through host buffers.
-  return std::make_shared<HostStagingCommunicator>(
-      MpiCommunicator::duplicate(MPI_COMM_WORLD, options));
+  mpi_options.device_buffers = out.choice.transport == DeviceTransport::kCudaAwareMpi;
+  std::shared_ptr<Communicator> mpi = MpiCommunicator::duplicate(MPI_COMM_WORLD, mpi_options);
+  if (out.choice.transport == DeviceTransport::kHostStaging) {
+    mpi = std::make_shared<HostStagingCommunicator>(std::move(mpi));
+  }
+  out.world = mpi;
+  out.host_world = mpi;
+  return out;
 }
 
 TopologyOptions topology_options(const config::CommConfig& config) {

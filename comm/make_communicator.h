@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "comm/all_to_all.h"
+#include "comm/backend_choice.h"
 #include "comm/communicator.h"
 #include "comm/topology.h"
 #include "comm/types.h"
@@ -14,13 +15,27 @@
 
 namespace switchyard::comm {
 
-// Collective over MPI_COMM_WORLD (which must be initialized). Backend MPI: an MpiCommunicator
-// named "world" over a duplicate of MPI_COMM_WORLD, behind a HostStagingCommunicator (device
-// tensors travel through host buffers; CPU tensors pass straight through). Backend NCCL: a
-// NcclCommunicator bootstrapped over MPI (ConfigError "comm.backend" in a build without NCCL).
-// Timeout from comm.timeout_ms.
-std::shared_ptr<Communicator> make_world_communicator(const config::CommConfig& config,
-                                                      TimeoutAction on_timeout);
+// The world communicators of a run (comm/backend_choice.h decides the backend).
+struct WorldCommunicators {
+  std::shared_ptr<Communicator> world;       // the chosen backend, every rank
+  std::shared_ptr<Communicator> host_world;  // MPI over the same ranks, for CPU tensors; the same
+                                             // object as `world` when the backend is MPI
+  BackendChoice choice;
+};
+
+BackendRequest backend_request(const config::CommConfig& config);
+
+// Collective over MPI_COMM_WORLD (which must be initialized). `tensors_on_cuda`: this rank
+// computes on a CUDA device (which must already be current: NCCL binds to it).
+//   MPI, direct or CUDA-aware: an MpiCommunicator named "world" over a duplicate of
+//     MPI_COMM_WORLD (taking device buffers when the library is CUDA-aware).
+//   MPI, host staging: the same behind a HostStagingCommunicator.
+//   NCCL: a NcclCommunicator bootstrapped over MPI, then an MPI duplicate as host_world.
+// Timeout from comm.timeout_ms (ConfigError when not positive); ConfigError "comm.backend" for an
+// impossible backend request.
+WorldCommunicators make_world_communicators(const config::CommConfig& config,
+                                            bool tensors_on_cuda,
+                                            TimeoutAction on_timeout);
 
 TopologyOptions topology_options(const config::CommConfig& config);
 

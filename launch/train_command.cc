@@ -147,8 +147,14 @@ int run_train(const std::vector<std::string>& args) {
     const DeviceChoice device =
         select_device(cfg.parallel().device(), place.local_rank, place.local_size);
     spdlog::info("device: {}", device.description);
-    watchdog.phase("communicator duplication (MPI_Comm_dup)");
-    auto world = comm::make_world_communicator(cfg.comm(), comm::TimeoutAction::kAbort);
+    watchdog.phase("world communicators (MPI_Comm_dup, ncclCommInitRank)");
+    const comm::WorldCommunicators worlds = comm::make_world_communicators(
+        cfg.comm(), device.device.is_cuda(), comm::TimeoutAction::kAbort);
+    if (rank == 0) {
+      spdlog::info("comm backend: {} ({}); device tensors: {}",
+                   comm::backend_name(worlds.choice.backend), worlds.choice.reason,
+                   comm::transport_name(worlds.choice.transport));
+    }
     watchdog.phase("topology detection");
     const comm::Topology topology =
         comm::detect_topology(MPI_COMM_WORLD, comm::topology_options(cfg.comm()));
@@ -158,8 +164,8 @@ int run_train(const std::vector<std::string>& args) {
                             : default_threads_per_rank(online_cores(), place.local_size);
     set_compute_threads(threads, cfg.parallel().intra_op_threads());
     watchdog.phase("process group splits");
-    const comm::ProcessGroups groups =
-        comm::build_process_groups(world, topology, cfg.parallel().expert_parallel_size());
+    const comm::ProcessGroups groups = comm::build_process_groups(
+        worlds.world, topology, cfg.parallel().expert_parallel_size(), worlds.host_world);
     watchdog.phase("GPU placement check");
     check_distinct_gpus(*groups.host_world, device, place.host);
     // Before anything is written: a bad tokenizer or data file ends the run with one line.

@@ -1,6 +1,7 @@
 #include "comm/mpi/mpi_communicator.h"
 
 #include <c10/util/BFloat16.h>
+#include <torch/cuda.h>
 
 #include <algorithm>
 #include <climits>
@@ -151,11 +152,20 @@ MPI_Op reduce_op(const State& state, ReduceOp op, at::ScalarType dtype) {
   return MPI_OP_NULL;
 }
 
-void check_tensor(const at::Tensor& t, const char* what, const CommErrorContext& ctx) {
+// Checks a buffer handed to MPI. A CUDA tensor on a communicator with device_buffers: the
+// device is synchronized first (MPI reads device memory outside any CUDA stream).
+void check_tensor(const State& state,
+                  const at::Tensor& t,
+                  const char* what,
+                  const CommErrorContext& ctx) {
   if (!t.defined()) throw CommError(ctx, std::string(what) + " is an undefined tensor");
   if (!t.device().is_cpu()) {
-    throw CommError(ctx, std::string(what) + " is on " + t.device().str() +
-                             "; the MPI backend takes CPU tensors");
+    if (!state.options.device_buffers || !t.device().is_cuda()) {
+      throw CommError(ctx, std::string(what) + " is on " + t.device().str() +
+                               "; this MPI communicator takes CPU tensors (device tensors go "
+                               "through host staging, or NCCL)");
+    }
+    torch::cuda::synchronize(t.device().index());
   }
   if (!t.is_contiguous()) {
     throw CommError(ctx, std::string(what) + " is not contiguous (sizes " + c10::str(t.sizes()) +
@@ -408,10 +418,16 @@ std::shared_ptr<Work> start_block_exchange(OpBuilder& op,
         const std::vector<BlockTransfer> self_send = self_blocks(sends, me);
         const std::vector<BlockTransfer> self_recv = self_blocks(recvs, me);
         for (size_t i = 0; i < self_send.size(); ++i) {
-          std::memcpy(static_cast<char*>(outs[self_recv[i].buffer].data_ptr()) +
-                          self_recv[i].offset * row_bytes,
-                      static_cast<const char*>(ins[self_send[i].buffer].data_ptr()) +
-                          self_send[i].offset * row_bytes,
+          const at::Tensor& in = ins[self_send[i].buffer];
+          const at::Tensor& out = outs[self_recv[i].buffer];
+          if (!in.device().is_cpu() || !out.device().is_cpu()) {
+            // Device buffers (CUDA-aware MPI): a device copy of the rows, [rows, ...].
+            out.narrow(0, self_recv[i].offset, self_recv[i].rows)
+                .copy_(in.narrow(0, self_send[i].offset, self_send[i].rows));
+            continue;
+          }
+          std::memcpy(static_cast<char*>(out.data_ptr()) + self_recv[i].offset * row_bytes,
+                      static_cast<const char*>(in.data_ptr()) + self_send[i].offset * row_bytes,
                       static_cast<size_t>(self_send[i].rows * row_bytes));
         }
         return MPI_SUCCESS;
@@ -444,7 +460,7 @@ bool MpiCommunicator::broken() const { return state_->broken; }
 std::shared_ptr<Work> MpiCommunicator::all_reduce(at::Tensor& tensor,
                                                   const AllReduceOptions& options) {
   OpBuilder op(state_, "all_reduce", options.timeout);
-  check_tensor(tensor, "all_reduce tensor", op.context());
+  check_tensor(*state_, tensor, "all_reduce tensor", op.context());
   const MPI_Datatype type = element_type(*state_, tensor.scalar_type(), op.context());
   const MPI_Op mpi_op = reduce_op(*state_, options.op, tensor.scalar_type());
   const int count = checked_int(tensor.numel(), "element count", op.context());
@@ -459,8 +475,8 @@ std::shared_ptr<Work> MpiCommunicator::all_gather(at::Tensor& out,
                                                   const at::Tensor& in,
                                                   const AllGatherOptions& options) {
   OpBuilder op(state_, "all_gather", options.timeout);
-  check_tensor(in, "all_gather input", op.context());
-  check_tensor(out, "all_gather output", op.context());
+  check_tensor(*state_, in, "all_gather input", op.context());
+  check_tensor(*state_, out, "all_gather output", op.context());
   if (in.scalar_type() != out.scalar_type()) {
     throw CommError(op.context(), "input and output dtypes differ");
   }
@@ -486,8 +502,8 @@ std::shared_ptr<Work> MpiCommunicator::all_to_all(at::Tensor& out,
                                                   const AllToAllOptions& options) {
   OpBuilder op(state_, "all_to_all", options.timeout);
   const CommErrorContext& ctx = op.context();
-  check_tensor(in, "all_to_all input", ctx);
-  check_tensor(out, "all_to_all output", ctx);
+  check_tensor(*state_, in, "all_to_all input", ctx);
+  check_tensor(*state_, out, "all_to_all output", ctx);
   if (in.scalar_type() != out.scalar_type()) throw CommError(ctx, "input and output dtypes differ");
   if (in.dim() < 1 || out.dim() < 1) throw CommError(ctx, "input and output need a row dim");
   if (static_cast<int>(send_counts.size()) != state_->size ||
@@ -523,8 +539,8 @@ std::shared_ptr<Work> MpiCommunicator::exchange_blocks(const std::vector<at::Ten
                                                        const std::vector<BlockTransfer>& sends,
                                                        const AllToAllOptions& options) {
   OpBuilder op(state_, "exchange_blocks", options.timeout);
-  for (const at::Tensor& t : ins) check_tensor(t, "exchange_blocks input", op.context());
-  for (const at::Tensor& t : outs) check_tensor(t, "exchange_blocks output", op.context());
+  for (const at::Tensor& t : ins) check_tensor(*state_, t, "exchange_blocks input", op.context());
+  for (const at::Tensor& t : outs) check_tensor(*state_, t, "exchange_blocks output", op.context());
   return start_block_exchange(op, state_, outs, ins, recvs, sends);
 }
 
@@ -532,7 +548,7 @@ std::shared_ptr<Work> MpiCommunicator::broadcast(at::Tensor& tensor,
                                                  int root,
                                                  const BroadcastOptions& options) {
   OpBuilder op(state_, "broadcast", options.timeout);
-  check_tensor(tensor, "broadcast tensor", op.context());
+  check_tensor(*state_, tensor, "broadcast tensor", op.context());
   if (root < 0 || root >= state_->size) {
     throw CommError(op.context(), "root " + std::to_string(root) + " out of range");
   }

@@ -39,6 +39,10 @@ struct MpiCommunicatorOptions {
   std::chrono::microseconds spin_duration{50000};
   std::chrono::microseconds min_sleep{100};
   std::chrono::microseconds max_sleep{1000};
+  // Accept CUDA tensors (a CUDA-aware MPI library reads device memory itself; see
+  // comm/backend_choice.h). Before an operation posts a device buffer, the device is synchronized
+  // so that the kernels writing it have finished. False: a device tensor is a CommError.
+  bool device_buffers = false;
 };
 
 class MpiCommunicator : public Communicator {

@@ -199,6 +199,59 @@ void check_device_tensor(const at::Tensor& t, const char* what, const CommErrorC
   if (!t.is_contiguous()) throw CommError(ctx, std::string(what) + " is not contiguous");
 }
 
+// A start-up step (unique-id broadcast, ncclCommInitRank, ncclCommSplit) past its deadline:
+// with TimeoutAction::kAbort one line and MPI_Abort, as for an overdue collective; else
+// CommTimeoutError.
+[[noreturn]] void startup_timeout(const NcclCommunicatorOptions& options,
+                                  const CommErrorContext& ctx) {
+  if (options.on_timeout == TimeoutAction::kAbort) {
+    int world_rank = -1;
+    MPI_Comm_rank(MPI_COMM_WORLD, &world_rank);
+    std::fprintf(stderr,
+                 "switchyard: comm timeout: world rank %d: %s did not complete within %lld ms (a "
+                 "rank died or never arrived); aborting the job\n",
+                 world_rank, describe(ctx).c_str(),
+                 static_cast<long long>(options.timeout.count()));
+    std::fflush(stderr);
+    MPI_Abort(MPI_COMM_WORLD, options.abort_exit_code);
+  }
+  throw CommTimeoutError(ctx, options.timeout, __FILE__, __LINE__);
+}
+
+// Polls a non-blocking communicator until its pending initialization or enqueue is done
+// (ncclCommGetAsyncError leaves ncclInProgress). Past `deadline` the communicator is aborted and
+// `on_late` runs (it must not return normally). An asynchronous error throws CommError.
+template <typename OnLate>
+void await_nccl_ready(ncclComm_t comm,
+                      Clock::time_point deadline,
+                      const CommErrorContext& ctx,
+                      OnLate&& on_late) {
+  auto sleep = std::chrono::microseconds(10);
+  for (;;) {
+    ncclResult_t state = ncclSuccess;
+    SY_NCCL_CHECK(ncclCommGetAsyncError(comm, &state), ctx);
+    if (state == ncclSuccess) return;
+    if (state != ncclInProgress) {
+      throw CommError(ctx, std::string("asynchronous NCCL error: ") + ncclGetErrorString(state),
+                      __FILE__, __LINE__);
+    }
+    if (Clock::now() >= deadline) {
+      ncclCommAbort(comm);
+      on_late();
+    }
+    std::this_thread::sleep_for(sleep);
+    sleep = std::min(sleep * 2, std::chrono::microseconds(1000));
+  }
+}
+
+// Non-blocking communicators (ncclConfig_t.blocking = 0): initialization, split and enqueue
+// return at once, so that every step of them stays under the timeout.
+ncclConfig_t nonblocking_config() {
+  ncclConfig_t config = NCCL_CONFIG_INITIALIZER;
+  config.blocking = 0;
+  return config;
+}
+
 // Issues one operation: ordering after the caller's stream, `enqueue` on the comm stream, end
 // event, Work, watchdog registration.
 template <typename Enqueue>
@@ -221,7 +274,19 @@ std::shared_ptr<Work> issue(const std::shared_ptr<State>& state,
   SY_CUDA_CHECK(cudaEventRecord(ready, state->options.caller_stream()), ctx);
   SY_CUDA_CHECK(cudaStreamWaitEvent(state->stream, ready, 0), ctx);
   SY_CUDA_CHECK(cudaEventDestroy(ready), ctx);
+  const Clock::time_point deadline = Clock::now() + timeout;
   enqueue();
+  // Non-blocking communicator: the enqueue may still be in progress; the end event must follow it.
+  await_nccl_ready(state->comm, deadline, ctx, [&] {
+    {
+      std::lock_guard<std::mutex> lock(state->mutex);
+      state->broken = true;
+      state->broken_by = describe(ctx);
+    }
+    NcclOpStatus status;
+    state->on_timeout(ctx, timeout, status);  // kAbort: one line and MPI_Abort
+    throw CommTimeoutError(ctx, timeout, __FILE__, __LINE__);
+  });
   auto end = std::shared_ptr<cudaEvent_t>(new cudaEvent_t(nullptr), [](cudaEvent_t* e) {
     if (*e != nullptr) cudaEventDestroy(*e);
     delete e;
@@ -278,12 +343,24 @@ std::shared_ptr<NcclCommunicator> NcclCommunicator::create(MPI_Comm bootstrap,
   int device = options.device;
   if (device < 0) SY_CUDA_CHECK(cudaGetDevice(&device), ctx);
   SY_CUDA_CHECK(cudaSetDevice(device), ctx);
+  const Clock::time_point deadline = Clock::now() + options.timeout;
   ncclUniqueId id;
   if (rank == 0) SY_NCCL_CHECK(ncclGetUniqueId(&id), ctx);
-  // Unique-id bootstrap over MPI.
-  SY_MPI_CHECK(MPI_Bcast(&id, sizeof(id), MPI_BYTE, 0, bootstrap), ctx);
+  // Unique-id bootstrap over MPI, polled against the timeout (a missing rank cannot hang it).
+  ctx.op = "create (unique-id broadcast)";
+  MPI_Request request = MPI_REQUEST_NULL;
+  SY_MPI_CHECK(MPI_Ibcast(&id, sizeof(id), MPI_BYTE, 0, bootstrap, &request), ctx);
+  for (int done = 0;;) {
+    SY_MPI_CHECK(MPI_Test(&request, &done, MPI_STATUS_IGNORE), ctx);
+    if (done) break;
+    if (Clock::now() >= deadline) startup_timeout(options, ctx);
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+  }
+  ctx.op = "create (ncclCommInitRank)";
   ncclComm_t comm = nullptr;
-  SY_NCCL_CHECK(ncclCommInitRank(&comm, size, id, rank), ctx);
+  ncclConfig_t config = nonblocking_config();
+  SY_NCCL_CHECK(ncclCommInitRankConfig(&comm, size, id, rank, &config), ctx);
+  await_nccl_ready(comm, deadline, ctx, [&] { startup_timeout(options, ctx); });
   return std::shared_ptr<NcclCommunicator>(new NcclCommunicator(make_state(comm, device, options)));
 }
 
@@ -443,9 +520,14 @@ std::shared_ptr<Work> NcclCommunicator::barrier(const BarrierOptions& options) {
 
 std::shared_ptr<Communicator> NcclCommunicator::split(int color, int key, const std::string& name) {
   const CommErrorContext ctx = state_->context("split", -1);
-  barrier()->wait();  // every rank arrived (under the timeout) before the blocking split
+  barrier()->wait();  // every rank arrived (under the timeout) before the split
+  const Clock::time_point deadline = Clock::now() + state_->options.timeout;
   ncclComm_t comm = nullptr;
-  SY_NCCL_CHECK(ncclCommSplit(state_->comm, color, key, &comm, nullptr), ctx);
+  ncclConfig_t config = nonblocking_config();
+  SY_NCCL_CHECK(ncclCommSplit(state_->comm, color, key, &comm, &config), ctx);
+  // The parent is non-blocking too: its split completes when both leave ncclInProgress.
+  await_nccl_ready(state_->comm, deadline, ctx, [&] { startup_timeout(state_->options, ctx); });
+  await_nccl_ready(comm, deadline, ctx, [&] { startup_timeout(state_->options, ctx); });
   NcclCommunicatorOptions options = state_->options;
   options.name = name;
   return std::shared_ptr<NcclCommunicator>(

@@ -50,12 +50,14 @@ int train(int argc, char** argv, int rank, int world_size) {
   });
   extensions.router_kind = "cosine";  // every MoE layer routes with it
 
-  auto world = sy::comm::make_world_communicator(cfg.comm(), sy::comm::TimeoutAction::kAbort);
+  // A CPU example: the MPI backend (comm.backend AUTO resolves to it for CPU tensors).
+  const sy::comm::WorldCommunicators worlds = sy::comm::make_world_communicators(
+      cfg.comm(), /*tensors_on_cuda=*/false, sy::comm::TimeoutAction::kAbort);
   const sy::comm::Topology topology =
       sy::comm::detect_topology(MPI_COMM_WORLD, sy::comm::topology_options(cfg.comm()));
   sy::set_compute_threads(std::max(1, cfg.parallel().threads_per_rank()), 1);
-  const sy::comm::ProcessGroups groups =
-      sy::comm::build_process_groups(world, topology, cfg.parallel().expert_parallel_size());
+  const sy::comm::ProcessGroups groups = sy::comm::build_process_groups(
+      worlds.world, topology, cfg.parallel().expert_parallel_size(), worlds.host_world);
   sy::train::Experiment experiment = sy::train::build_experiment(cfg, groups, extensions);
   sy::train::Trainer trainer(sy::train::trainer_options(cfg), experiment.model, experiment.params,
                              groups, sy::train::load_corpus(sy::train::corpus_options(cfg)),

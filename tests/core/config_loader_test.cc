@@ -56,7 +56,7 @@ TEST(ConfigLoader, ResolvedTextHasEveryDefaultAndRoundTrips) {
   const ExperimentConfig resolved = parse_text_config(text, "resolved");
   expect_all_fields_set(resolved, "");
   // Defaults not written in the example appear with their schema values.
-  EXPECT_THAT(text, HasSubstr("backend: MPI"));
+  EXPECT_THAT(text, HasSubstr("backend: AUTO"));
   EXPECT_THAT(text, HasSubstr("beta2: 0.99"));
   EXPECT_EQ(resolved.model().moe().router().top_k(), 2);
   EXPECT_EQ(resolved.train().seed(), 1337u);

@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -144,15 +145,34 @@ TEST(Cli, DeviceChoiceOnThisMachine) {
   EXPECT_EQ(automatic.exit_code, 0) << automatic.err;
   EXPECT_THAT(automatic.out + automatic.err, HasSubstr("device: CPU (no CUDA device visible)"));
   EXPECT_THAT(automatic.out, HasSubstr("--- sample ---"));
+  // comm.backend AUTO resolves to MPI for CPU tensors and says why.
+  EXPECT_THAT(automatic.out + automatic.err,
+              HasSubstr("comm backend: MPI (AUTO: CPU tensors); device tensors: direct"));
+}
+
+// NCCL asked for on a rank that computes on the CPU (parallel.device AUTO without a GPU): one
+// line naming comm.backend, exit 2, no run directory.
+TEST(Cli, NcclOnTheCpuIsOneLine) {
+  if (torch::cuda::is_available()) GTEST_SKIP() << "a CUDA device is visible";
+  const std::string run_dir = ::testing::TempDir() + "/cli_nccl_cpu";
+  const CliRun r = run_switchyard(std::string("train ") + kDefault +
+                                  " --set comm.backend=NCCL --set comm.ranks_per_node=0"
+                                  " --set parallel.world_size=0"
+                                  " --set parallel.expert_parallel_size=1 --set logging.run_dir=" +
+                                  run_dir);
+  EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
+  EXPECT_THAT(r.err, HasSubstr("comm.backend: NCCL carries CUDA tensors"));
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(run_dir));
 }
 
 TEST(Cli, PrintShowsEveryDefault) {
   const CliRun r = run_switchyard(std::string("config print ") + kDefault + " --set train.seed=99");
   EXPECT_EQ(r.exit_code, 0) << r.err;
-  for (const char* field :
-       {"backend: MPI", "timeout_ms: 120000", "threads_per_rank: 0", "second_expert_policy: RANDOM",
-        "stage2_step: 1000", "seed: 99", "keep_last: 3", "temperature: 0.8",
-        "drop_policy: POSITION", "device: AUTO", "precision: FP32", "kernels: AUTO"}) {
+  for (const char* field : {"backend: AUTO", "timeout_ms: 120000", "threads_per_rank: 0",
+                            "second_expert_policy: RANDOM", "stage2_step: 1000", "seed: 99",
+                            "keep_last: 3", "temperature: 0.8", "drop_policy: POSITION",
+                            "device: AUTO", "precision: FP32", "kernels: AUTO"}) {
     EXPECT_THAT(r.out, HasSubstr(field));
   }
 }
