@@ -14,12 +14,7 @@ namespace {
 at::Tensor tokenize(const std::string& bytes, const CorpusOptions& o) {
   if (o.format == CorpusFormat::kText && o.tokenizer != nullptr &&
       o.tokenizer->digest() != "byte") {
-    if (o.tokenizer->vocab_size() > o.vocab_size) {
-      throw ConfigError("model.vocab_size", "is " + std::to_string(o.vocab_size) +
-                                                ", smaller than the vocabulary (" +
-                                                std::to_string(o.tokenizer->vocab_size()) +
-                                                ") of tokenizer " + o.tokenizer->description());
-    }
+    check_vocab_fits(*o.tokenizer, o.vocab_size);
     const std::vector<int64_t> encoded = o.tokenizer->encode(bytes);
     return at::tensor(encoded, at::kLong);  // [N]
   }
@@ -29,6 +24,15 @@ at::Tensor tokenize(const std::string& bytes, const CorpusOptions& o) {
 }
 
 }  // namespace
+
+void check_vocab_fits(const data::Tokenizer& tokenizer, int64_t model_vocab_size) {
+  if (tokenizer.vocab_size() > model_vocab_size) {
+    throw ConfigError("model.vocab_size", "is " + std::to_string(model_vocab_size) +
+                                              ", smaller than the vocabulary (" +
+                                              std::to_string(tokenizer.vocab_size()) +
+                                              ") of tokenizer " + tokenizer.description());
+  }
+}
 
 Corpus load_corpus(const CorpusOptions& o) {
   const std::string bytes = read_input_file({o.path, "corpus", kMaxCorpusBytes, "data.path"});

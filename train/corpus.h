@@ -35,4 +35,7 @@ struct Corpus {
 // reason, in one line.
 Corpus load_corpus(const CorpusOptions& options);
 
+// ConfigError "model.vocab_size" when the tokenizer can produce ids the model has no row for.
+void check_vocab_fits(const data::Tokenizer& tokenizer, int64_t model_vocab_size);
+
 }  // namespace switchyard::train

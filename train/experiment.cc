@@ -197,16 +197,13 @@ std::shared_ptr<const BatchSource> load_training_data(const config::ExperimentCo
                                                       int rank,
                                                       int world_size) {
   const config::DataConfig& d = c.data();
+  // Every format: the tokenizer encodes prompts and text, so none of its ids may exceed the model.
+  check_vocab_fits(tokenizer, c.model().vocab_size());
   if (d.format() != config::DataConfig::INDEXED) {
     CorpusOptions o = corpus_options(c);
     o.tokenizer = &tokenizer;
-    SamplerOptions s;
-    s.global_batch_size = c.train().global_batch_size();
-    s.seq_length = c.model().seq_length();
-    s.seed = c.train().seed();
-    s.rank = rank;
-    s.world_size = world_size;
-    return std::make_shared<CorpusBatchSource>(load_corpus(o), s);
+    return std::make_shared<CorpusBatchSource>(
+        load_corpus(o), corpus_sampler_options(trainer_options(c), rank, world_size));
   }
   // The dataset's vocabulary may be below the model's (padded), and it must have been prepared
   // with this tokenizer.

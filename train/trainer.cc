@@ -36,16 +36,6 @@ uint64_t step_seed(uint64_t seed, int64_t step) {
   return mix_seed(seed, kDropoutStream, static_cast<uint64_t>(step));
 }
 
-SamplerOptions corpus_sampler_options(const TrainerOptions& o, const comm::ProcessGroups& g) {
-  SamplerOptions s;
-  s.global_batch_size = o.global_batch_size;
-  s.seq_length = o.seq_length;
-  s.seed = o.seed;
-  s.rank = g.world->rank();
-  s.world_size = g.world->size();
-  return s;
-}
-
 // Model fields a checkpoint must agree on to be loaded.
 void check_compatible(const config::ModelConfig& saved,
                       const config::ModelConfig& now,
@@ -89,6 +79,16 @@ void check_same_tokenizer(const CheckpointManifest& saved,
 
 }  // namespace
 
+SamplerOptions corpus_sampler_options(const TrainerOptions& o, int rank, int world_size) {
+  SamplerOptions s;
+  s.global_batch_size = o.global_batch_size;
+  s.seq_length = o.seq_length;
+  s.seed = o.seed;
+  s.rank = rank;
+  s.world_size = world_size;
+  return s;
+}
+
 Trainer::Trainer(TrainerOptions options,
                  models::LanguageModel model,
                  std::vector<ParamSlot> params,
@@ -100,8 +100,9 @@ Trainer::Trainer(TrainerOptions options,
               std::move(model),
               std::move(params),
               groups,
-              std::make_shared<CorpusBatchSource>(std::move(corpus),
-                                                  corpus_sampler_options(options, groups)),
+              std::make_shared<CorpusBatchSource>(
+                  std::move(corpus),
+                  corpus_sampler_options(options, groups.world->rank(), groups.world->size())),
               std::move(moe),
               std::move(callbacks)) {}
 

@@ -104,6 +104,10 @@ struct TrainResult {
   bool stopped_early = false;  // stop requested (preemption): checkpointed and returned
 };
 
+// The sampler of a TEXT or TOKENS_U16 corpus for data-parallel rank `rank` of `world_size`: the
+// global batch and sequence length of `options`, its seed.
+SamplerOptions corpus_sampler_options(const TrainerOptions& options, int rank, int world_size);
+
 class Trainer {
  public:
   // `params` lists every parameter of `model` with its layout (dense or expert). `data` gives

@@ -9,6 +9,8 @@
 #include <gtest/gtest.h>
 
 #include "core/errors.h"
+#include "train/data/tokenizer.h"
+#include "train/experiment.h"
 
 namespace switchyard::train {
 namespace {
@@ -89,6 +91,40 @@ TEST(Corpus, ErrorsNameTheFieldInOneLine) {
   big.format = CorpusFormat::kTokensU16;
   big.val_fraction = 0.5;
   EXPECT_THAT(error_of([&] { load_corpus(big); }), HasSubstr("token id 65535 at position 0"));
+}
+
+// A tokenizer whose vocabulary is larger than the model's would encode prompts (and TEXT) into
+// ids the embedding has no row for: refused for every data format, naming model.vocab_size.
+class WideTokenizer final : public data::Tokenizer {
+ public:
+  void encode(std::string_view text, std::vector<int64_t>* out) const override {
+    for (char c : text) out->push_back(static_cast<unsigned char>(c));
+  }
+  std::string decode(const std::vector<int64_t>& ids) const override { return {}; }
+  int64_t vocab_size() const override { return 1000; }
+  int64_t eod_id() const override { return -1; }
+  std::string digest() const override { return "wide"; }
+  std::string description() const override { return "wide (1000 ids)"; }
+};
+
+TEST(Corpus, TokenizerWiderThanTheModelIsRefusedForEveryFormat) {
+  const std::string u16 = write_file("wide_tokens.u16", std::string(512, '\x01'));
+  const std::string text = write_file("wide_text.txt", std::string(512, 'a'));
+  const WideTokenizer wide;
+  for (auto [format, path] : {std::pair{config::DataConfig::TOKENS_U16, u16},
+                              std::pair{config::DataConfig::TEXT, text}}) {
+    config::ExperimentConfig c;
+    c.mutable_model()->set_vocab_size(256);
+    c.mutable_model()->set_seq_length(8);
+    c.mutable_train()->set_global_batch_size(2);
+    c.mutable_data()->set_format(format);
+    c.mutable_data()->set_path(path);
+    const std::string err = error_of([&] { load_training_data(c, wide, 0, 1); });
+    EXPECT_THAT(err, HasSubstr("model.vocab_size"));
+    EXPECT_THAT(err, HasSubstr("smaller than the vocabulary (1000) of tokenizer wide"));
+    c.mutable_model()->set_vocab_size(1000);  // the same data loads once the model is wide enough
+    EXPECT_NE(load_training_data(c, wide, 0, 1), nullptr);
+  }
 }
 
 }  // namespace
