@@ -4,6 +4,9 @@
 # naming the rank and the start-up operation it was stuck in.
 #   stop BIN WORKDIR   rank 1 is stopped (SIGSTOP) as soon as it exists: it never arrives
 #   kill BIN WORKDIR   rank 1 is killed (SIGKILL) as soon as it exists: it dies during start-up
+#   stop_late BIN WORKDIR  rank 1 is stopped once it has passed MPI_Init and the host placement
+#                      (its "device:" log line): rank 0 is stuck in a later start-up collective
+#                      (communicator duplication, topology detection or the group splits)
 set -euo pipefail
 mode=$1 bin=$2 work=$3
 src=$(cd "$(dirname "$0")/../.." && pwd)
@@ -15,7 +18,7 @@ timeout_s=5
 
 mpirun -np 2 --oversubscribe --bind-to none "$bin" train examples/configs/default.pbtxt \
   --set comm.timeout_ms=$((timeout_s * 1000)) --set comm.ranks_per_node=0 \
-  --set parallel.expert_parallel_size=2 --set train.num_steps=3 \
+  --set parallel.world_size=2 --set parallel.expert_parallel_size=2 --set train.num_steps=3 \
   --set logging.run_dir="$work/run" >"$work/out.log" 2>"$work/err.log" &
 launcher=$!
 
@@ -33,7 +36,17 @@ done
 [ -n "$victim" ] || { kill -9 "$launcher" 2>/dev/null; fail "rank 1 never appeared"; }
 cleanup() { kill -9 "$victim" "$launcher" 2>/dev/null || true; }
 trap cleanup EXIT
-if [ "$mode" = stop ]; then kill -STOP "$victim"; else kill -9 "$victim"; fi
+if [ "$mode" = stop_late ]; then
+  for _ in $(seq 1 3000); do
+    grep -q '\[rank 1\] device:' "$work/out.log" 2>/dev/null && break
+    sleep 0.01
+  done
+  grep -q '\[rank 1\] device:' "$work/out.log" || fail "rank 1 never logged its device"
+fi
+case $mode in
+  stop | stop_late) kill -STOP "$victim" ;;
+  *) kill -9 "$victim" ;;
+esac
 start=$(date +%s%N)
 
 # The job must end by itself within timeout + 10 s.
@@ -55,7 +68,14 @@ echo "--- stderr of the job (rc=$rc, ended ${elapsed} s after rank 1 was lost) -
 cat "$work/err.log"
 [ "$rc" -ne 0 ] || fail "$mode: the job exited 0"
 [ ! -e "$work/run/checkpoints" ] || fail "$mode: a checkpoint was written"
-if [ "$mode" = stop ]; then
+if [ "$mode" = stop_late ]; then
+  line=$(grep 'switchyard: rank 0: fatal: start-up did not finish' "$work/err.log" || true)
+  [ -n "$line" ] || fail "no start-up timeout line from rank 0"
+  [ "$(echo "$line" | wc -l)" -eq 1 ] || fail "more than one line: $line"
+  echo "$line" | grep -q 'stuck in ' || fail "the line does not name the operation: $line"
+  if echo "$line" | grep -q 'stuck in MPI_Init'; then fail "stopped too early: $line"; fi
+  echo "PASS: a rank stopped after MPI_Init ends the job in ${elapsed} s: $line"
+elif [ "$mode" = stop ]; then
   # Rank 0 reports, in one line, that it is stuck in a start-up operation.
   line=$(grep 'switchyard: rank 0: fatal: start-up did not finish' "$work/err.log" || true)
   [ -n "$line" ] || fail "no start-up timeout line from rank 0"
