@@ -74,7 +74,7 @@ AllToAllLayout AllToAllLayout::exchange_counts(Communicator& group,
   const int size = group.size();
   SY_CHECK_EQ(static_cast<int>(send_counts.size()), size)
       << "send_counts needs one entry per rank of group '" << group.name() << "'";
-  at::Tensor mine = at::tensor(send_counts, at::kLong);  // [size]
+  at::Tensor mine = at::tensor(send_counts, at::kLong).to(device);  // [size], on `device`
   at::Tensor all = at::empty({int64_t{size} * size},
                              at::TensorOptions().dtype(at::kLong).device(device));  // [size * size]
   AllGatherOptions options;

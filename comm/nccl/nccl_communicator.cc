@@ -47,18 +47,21 @@ struct NcclCommunicator::State {
       MPI_Abort(MPI_COMM_WORLD, options.abort_exit_code);
       return;
     }
+    // The failure is recorded before the abort: the abort ends the stuck kernels, so the op's end
+    // event completes, and a waiter must not take that for success.
     {
-      std::lock_guard<std::mutex> lock(mutex);
-      if (!broken) {
-        broken = true;
-        broken_by = describe(ctx);
-        ncclCommAbort(comm);  // ends the stuck kernels; the communicator is unusable from here
+      std::lock_guard<std::mutex> lock(status.mutex);
+      if (!status.done) {
+        status.failure =
+            std::make_exception_ptr(CommTimeoutError(ctx, timeout, __FILE__, __LINE__));
+        status.done = true;
       }
     }
-    std::lock_guard<std::mutex> lock(status.mutex);
-    if (!status.done) {
-      status.failure = std::make_exception_ptr(CommTimeoutError(ctx, timeout, __FILE__, __LINE__));
-      status.done = true;
+    std::lock_guard<std::mutex> lock(mutex);
+    if (!broken) {
+      broken = true;
+      broken_by = describe(ctx);
+      ncclCommAbort(comm);  // ends the stuck kernels; the communicator is unusable from here
     }
   }
 
@@ -95,8 +98,19 @@ class NcclWork : public Work {
     }
     const cudaError_t rc = cudaEventQuery(*end_);
     if (rc == cudaErrorNotReady) return check_async_error();
+    std::string
+        aborted_by;  // another op's timeout aborted the communicator: this op's data is lost
+    {
+      std::lock_guard<std::mutex> lock(state_->mutex);
+      if (state_->broken) aborted_by = state_->broken_by;
+    }
     std::lock_guard<std::mutex> lock(status_->mutex);
-    if (rc != cudaSuccess) {
+    if (status_->done) return true;
+    if (!aborted_by.empty()) {
+      status_->failure = std::make_exception_ptr(
+          CommError(context_, "communicator aborted by an earlier timeout (" + aborted_by + ")",
+                    __FILE__, __LINE__));
+    } else if (rc != cudaSuccess) {
       CommErrorContext ctx = context_;
       ctx.backend = "cuda";
       status_->failure = std::make_exception_ptr(
