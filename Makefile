@@ -7,7 +7,7 @@ JOBS ?= 2
 CMAKE_FLAGS ?=
 
 .PHONY: all deps configure build train test format clean docs test-asan test-tsan \
-        test-asan-subset asan-subset-run fuzz-build
+        test-asan-subset asan-subset-run fuzz-build gpu-check gpu-bundle
 
 # Sanitizer builds (docs/reliability.md), each in its own build directory.
 ASAN_BUILD_DIR ?= build-asan
@@ -82,6 +82,18 @@ fuzz-build:
 	  -DCMAKE_CXX_COMPILER=clang++ > $(FUZZ_BUILD_DIR).configure.log 2>&1 \
 	  || { cat $(FUZZ_BUILD_DIR).configure.log; exit 1; }
 	@cmake --build $(FUZZ_BUILD_DIR) -j $(JOBS)
+
+# On a GPU host (docs/gpu_check.md): GPU tests, short GPU training runs (dense and MoE), the
+# benches and a D2D copy reference, one summary (runs/gpu-check/gpu-check-summary.md). Uses
+# build/, else gpu-bundle/, else builds; needs no Debian package. Without a GPU: exit 2 at once.
+# GPU_CHECK_ARGS: e.g. --out DIR, --bundle DIR, --budget SECONDS.
+gpu-check:
+	@launch/gpu-check.sh $(GPU_CHECK_ARGS)
+
+# What a GPU host without Debian's -dev packages needs to run this build (gpu-bundle/, < 58 MiB):
+# carry it there and run `make gpu-check`. GPU_BUNDLE_ARGS: e.g. --check (relocated check here).
+gpu-bundle: build
+	@launch/gpu-bundle.sh --build $(BUILD_DIR) $(GPU_BUNDLE_ARGS)
 
 format:
 	@git ls-files '*.h' '*.cc' '*.cu' | xargs clang-format -i

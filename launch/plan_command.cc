@@ -33,6 +33,8 @@ struct PlanArgs {
   std::string bytes = "1024,4096,16384,65536,262144,1048576,4194304";
   std::string capacity_factors = "0,1.25";
   int64_t bench_tokens = 4096;
+  int64_t bench_hidden = 256;  // bench moe-layer's defaults
+  int64_t bench_ffn = 1024;
   int ranks_per_node = 0;
   int physical_hosts = -1;
   double load_cv = 0.1;
@@ -192,6 +194,9 @@ int run_predict_bench(const PlanArgs& a, const plan::ClusterSpec& cluster, const
   nlohmann::json out = nlohmann::json::array();
   const std::vector<A2aAlgorithm> algs = {A2aAlgorithm::kFlat, A2aAlgorithm::kHierarchical,
                                           A2aAlgorithm::kLeader, A2aAlgorithm::kHierarchicalDedup};
+  if (a.bench_tokens < 1 || a.bench_hidden < 1 || a.bench_ffn < 1) {
+    throw UsageError{"plan", "--bench-tokens, --bench-hidden and --bench-ffn must be >= 1"};
+  }
   if (a.predict_bench == "a2a") {
     for (int64_t bytes : parse_list(a.bytes, "bytes")) {
       for (A2aAlgorithm alg : algs) {
@@ -214,6 +219,8 @@ int run_predict_bench(const PlanArgs& a, const plan::ClusterSpec& cluster, const
         if (alg != A2aAlgorithm::kFlat && !plan::a2a_applies(alg, l)) continue;
         plan::MoeLayerBench b;
         b.tokens = a.bench_tokens;
+        b.hidden = a.bench_hidden;
+        b.ffn = a.bench_ffn;
         b.capacity_factor = cf;
         b.load_cv = a.load_cv;
         const plan::MoeLayerPrediction p = plan::predict_bench_moe_layer(cluster, l, alg, b);
@@ -266,6 +273,10 @@ int run_plan(const std::vector<std::string>& args) {
       "with --predict-bench moe-layer")("bench-tokens",
                                         po::value(&a.bench_tokens)->default_value(4096),
                                         "with --predict-bench moe-layer: tokens per rank")(
+      "bench-hidden", po::value(&a.bench_hidden)->default_value(256),
+      "with --predict-bench moe-layer: model width d (bench moe-layer --hidden)")(
+      "bench-ffn", po::value(&a.bench_ffn)->default_value(1024),
+      "with --predict-bench moe-layer: expert FFN width (bench moe-layer --ffn)")(
       "calibrate", po::bool_switch(&a.calibrate),
       "run the benchmarks here (mpirun) and write a cluster file with fitted figures")(
       "out", po::value(&a.calib.out), "with --calibrate: the cluster file to write")(

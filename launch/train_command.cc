@@ -132,7 +132,9 @@ int run_train(const std::vector<std::string>& args) {
   }
   setup_logging(rank, cfg.logging().level());
   const RunEnv run_env = read_run_env();
-  if (rank == 0 && !run_env.launcher.empty()) {
+  // A process started without a launcher is an MPI singleton: its PMIx server sets PMIX_RANK
+  // but no size, and there is no launcher to report.
+  if (rank == 0 && !run_env.launcher.empty() && run_env.world_size > 0) {
     spdlog::info("launcher {}: {} rank(s), {} node(s){}", run_env.launcher, run_env.world_size,
                  run_env.num_nodes > 0 ? std::to_string(run_env.num_nodes) : "?",
                  run_env.slurm_job_id.empty()

@@ -67,6 +67,7 @@ void validate_cluster(const ClusterSpec& c, const std::string& src) {
   require_positive(c.has_nodes(), c.nodes(), "nodes", src);
   require_positive(c.has_ranks_per_node(), c.ranks_per_node(), "ranks_per_node", src);
   if (c.physical_hosts() < 0) throw ConfigError(src, "field 'physical_hosts': must be >= 0");
+  if (c.cpu_hosts() < 0) throw ConfigError(src, "field 'cpu_hosts': must be >= 0");
   if (!c.has_intra_node()) throw ConfigError(src, "field 'intra_node': missing (required)");
   validate_link(c.intra_node(), "intra_node", src);
   if (!c.has_inter_node()) throw ConfigError(src, "field 'inter_node': missing (required)");

@@ -2,10 +2,12 @@
 
 #include <algorithm>
 
+#include "launch/plan/link_cost.h"
+
 namespace switchyard::plan {
 
 RankDevice rank_device(const ClusterSpec& cluster, const Layout& layout, const ModelShape& model) {
-  const double share = cluster.compute_shared_by_host() ? layout.ranks_per_host() : 1.0;
+  const double share = cluster.compute_shared_by_host() ? ranks_per_cpu_host(cluster, layout) : 1.0;
   const double tflops = model.act_bytes == 2 && cluster.has_gemm_tflops_bf16()
                             ? cluster.gemm_tflops_bf16()
                             : cluster.gemm_tflops_fp32();

@@ -6,13 +6,20 @@ namespace switchyard::plan {
 
 CommTime operator*(double f, const CommTime& t) { return {f * t.intra_s, f * t.inter_s}; }
 
+double ranks_per_cpu_host(const ClusterSpec& cluster, const Layout& layout) {
+  if (cluster.cpu_hosts() <= 0) return layout.ranks_per_host();
+  return (layout.world + cluster.cpu_hosts() - 1) / cluster.cpu_hosts();
+}
+
 double per_rank_bandwidth(const ClusterSpec& cluster,
                           const Layout& layout,
                           const Link& link,
                           bool inter_node) {
   const double bw = link.bandwidth_gbps() * 1e9;
   const double nics = inter_node ? cluster.nics_per_node() : 1;
-  if (link.scope() == Link::PER_HOST) return nics * bw / layout.ranks_per_host();
+  if (link.scope() == Link::PER_HOST) {
+    return nics * bw / (inter_node ? layout.ranks_per_host() : ranks_per_cpu_host(cluster, layout));
+  }
   if (!inter_node) return bw;
   return std::min(bw, nics * bw / layout.ranks_per_node);
 }
@@ -40,8 +47,9 @@ CommTime phase_time(const ClusterSpec& cluster,
   const double per_rank_i = sum_i / node_ranks.size();
   const double per_rank_e = sum_e / node_ranks.size();
   const double host_ranks = layout.ranks_per_host();
-  const double t_i =
-      intra.scope() == Link::PER_HOST ? per_rank_i * host_ranks / bw_i : max_bytes_i / bw_i;
+  const double t_i = intra.scope() == Link::PER_HOST
+                         ? per_rank_i * ranks_per_cpu_host(cluster, layout) / bw_i
+                         : max_bytes_i / bw_i;
   double t_e = 0;
   if (inter.scope() == Link::PER_HOST) {
     t_e = per_rank_e * host_ranks / bw_e;

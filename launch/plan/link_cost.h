@@ -5,7 +5,8 @@
 // bytes). The per-message cost alpha is paid by each rank for its own messages; the bandwidth
 // term depends on who shares the link (cluster.proto Link.scope):
 //   PER_RANK intra-node:  max over ranks of bytes / bw
-//   PER_HOST intra-node:  host bytes / bw (every rank of the host moves its bytes through it)
+//   PER_HOST intra-node:  host bytes / bw (every rank of the host moves its bytes through it;
+//                         the host is the CPU host, cluster.proto cpu_hosts)
 //   inter-node:           max(max over ranks of bytes / bw, node bytes / (nics x bw)) for
 //                         PER_RANK; host bytes / (nics x bw) for PER_HOST
 // Plus the link's wire latency once per phase that uses it (messages fly concurrently).
@@ -39,6 +40,10 @@ CommTime operator*(double f, const CommTime& t);
 CommTime phase_time(const ClusterSpec& cluster,
                     const Layout& layout,
                     const std::vector<comm::TrafficCounters>& node_ranks);
+
+// Ranks sharing one machine's cores and memory: world / cluster.cpu_hosts() (rounded up), or
+// the layout's ranks per host when cpu_hosts is 0.
+double ranks_per_cpu_host(const ClusterSpec& cluster, const Layout& layout);
 
 // Bandwidth (bytes/s) one rank gets when every rank of its host uses `link` at once.
 double per_rank_bandwidth(const ClusterSpec& cluster,

@@ -115,6 +115,28 @@ TEST(LinkCost, WireLatencyIsPaidOncePerPhase) {
   EXPECT_NEAR(phase_time(c, l, {msgs(1, 1000, 0, 0), msgs(1, 1000, 0, 0)}).total(), 12e-6, 1e-12);
 }
 
+TEST(LinkCost, CpuHostsShareIntraNodeCopiesAndGemms) {
+  // The namespace-emulated cluster: 2 nodes with their own links (physical_hosts 2) on one
+  // machine (cpu_hosts 1): the 4 ranks' shared-memory copies and GEMMs share its cores.
+  ClusterSpec c = two_link_cluster(Link::PER_HOST, 1);
+  const Layout l{4, 4, 2, 2};
+  EXPECT_EQ(ranks_per_cpu_host(c, l), 2);  // cpu_hosts unset: the layout's hosts
+  // intra: 10 us + 1e6 B x 2 ranks / 1e9 = 2.01 ms.
+  EXPECT_NEAR(phase_time(c, l, {msgs(1, 1000000, 0, 0), msgs(1, 1000000, 0, 0)}).total(), 2.01e-3,
+              1e-12);
+  c.set_cpu_hosts(1);
+  EXPECT_EQ(ranks_per_cpu_host(c, l), 4);
+  // intra: 10 us + 1e6 B x 4 ranks / 1e9 = 4.01 ms (both nodes copy through one machine).
+  EXPECT_NEAR(phase_time(c, l, {msgs(1, 1000000, 0, 0), msgs(1, 1000000, 0, 0)}).total(), 4.01e-3,
+              1e-12);
+  // inter (PER_HOST, one link per node, not per machine): 10 us + 1e6 B x 2 ranks / 1e9.
+  EXPECT_NEAR(phase_time(c, l, {msgs(0, 0, 1, 1000000), msgs(0, 0, 1, 1000000)}).total(), 2.01e-3,
+              1e-12);
+  // GEMMs: the machine's 1 TFLOP/s over its 4 ranks.
+  c.set_compute_shared_by_host(true);
+  EXPECT_NEAR(rank_device(c, l, ModelShape{}).flops, 0.25e12, 1);
+}
+
 TEST(A2aCost, BenchExchangeOnASharedHostHandComputed) {
   const ClusterSpec c = two_link_cluster(Link::PER_HOST, 1);
   const Layout l{4, 4, 2, 1};
