@@ -66,6 +66,9 @@ struct NcclCommunicator::State {
   }
 
   ~State() {
+    // Destroyed from the watchdog's own handler (it held the last reference): the thread cannot
+    // join itself, so it is told to end and its object is leaked.
+    if (watchdog != nullptr && watchdog->on_watchdog_thread()) watchdog.release()->abandon();
     watchdog.reset();
     if (barrier_buffer != nullptr) cudaFree(barrier_buffer);
     if (!broken && comm != nullptr) ncclCommDestroy(comm);

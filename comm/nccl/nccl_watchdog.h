@@ -48,6 +48,13 @@ class NcclWatchdog {
 
   void track(NcclPendingOp op);
 
+  // True on the watchdog's own thread (inside on_overdue).
+  bool on_watchdog_thread() const { return std::this_thread::get_id() == thread_.get_id(); }
+  // For an owner destroyed from inside on_overdue (its handler held the last reference): the
+  // thread ends once the handler returns, and the object must be leaked, not destroyed (a thread
+  // cannot join itself). Use: `watchdog.release()->abandon()`.
+  void abandon();
+
  private:
   void run();
 
