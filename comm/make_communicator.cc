@@ -6,6 +6,9 @@
 #ifdef SWITCHYARD_WITH_NCCL
 #include "comm/nccl/nccl_communicator.h"
 #endif
+#ifdef SWITCHYARD_WITH_C10_CUDA
+#include <c10/cuda/CUDAStream.h>
+#endif
 
 namespace switchyard::comm {
 
@@ -46,6 +49,11 @@ WorldCommunicators make_world_communicators(const config::CommConfig& config,
     NcclCommunicatorOptions options;
     options.timeout = timeout;
     options.on_timeout = on_timeout;
+#ifdef SWITCHYARD_WITH_C10_CUDA
+    // Every operation waits for the work LibTorch queued on the issuing thread's current stream
+    // (the default stream unless a stream guard is active), as the step's kernels run there.
+    options.caller_stream = [] { return c10::cuda::getCurrentCUDAStream().stream(); };
+#endif
     out.world = NcclCommunicator::create(MPI_COMM_WORLD, options);
     out.host_world = MpiCommunicator::duplicate(MPI_COMM_WORLD, mpi_options);
     return out;
