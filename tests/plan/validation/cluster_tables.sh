@@ -2,7 +2,7 @@
 # docs/planner.md §4: predictions (switchyard plan --predict-bench) for every measured emulated
 # cluster shape and link speed, compared with the runs in MEASURED_DIR (run_cluster.sh's files).
 # usage: cluster_tables.sh BUILD_DIR MEASURED_DIR OUT_DIR   (from the repository root)
-# Cluster files: tests/plan/validation/emulated_<rate>m.pbtxt. Writes OUT_DIR/table_*.md,
+# Cluster files: emulated_<rate>m.pbtxt in $CLUSTERS (default: tests/plan/validation). Writes OUT_DIR/table_*.md,
 # OUT_DIR/rows.tsv, OUT_DIR/summary.md and OUT_DIR/planner_validation.png.
 set -eu
 build=$1 meas=$(cd "$2" && pwd) out=$3
@@ -13,7 +13,7 @@ mkdir -p "$out"
 cd "$out"
 rm -f rows.tsv plot.dat table_*.md
 for rate in 1000 200; do
-  cl=$here/emulated_${rate}m.pbtxt
+  cl=${CLUSTERS:-$here}/emulated_${rate}m.pbtxt
   for shape in 2x2 2x4 4x2; do
     h=${shape%x*} g=${shape#*x}
     ls "$meas"/a2a_${rate}m_${shape}_*.json >/dev/null 2>&1 || continue
