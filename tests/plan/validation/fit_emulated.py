@@ -1,12 +1,17 @@
 #!/usr/bin/env python3
 """Cluster files of the emulated clusters of docs/planner.md §4, fitted to as little as possible.
 
-fit_emulated.py SWITCHYARD MEASURED_DIR OUT_DIR
+fit_emulated.py SWITCHYARD MEASURED_DIR OUT_DIR [--link-from median|flat]
 Reads from MEASURED_DIR:
   intra_np2_1.json, intra_np4_1.json   bench a2a on ONE namespace-free host, 2 and 4 ranks as one
                                        node (shared memory only), 1 KiB and 1 MiB
   a2a_<rate>m_2x2_1.json               the first 2 hosts x 2 ranks run at each link speed: flat
-                                       only, 1 KiB and 1 MiB
+                                       at 1 KiB (alpha) and, at 1 MiB (bandwidth), the median of
+                                       flat, hierarchical and leader (--link-from median, the
+                                       default: all three carry the same 4 S per host over the
+                                       link, and one of them can run far below the rate for TCP
+                                       reasons, docs/planner.md §4) or flat alone (--link-from flat,
+                                       the first fit of §4.1)
   moe_np2_1.json                       bench moe-layer on the plain host, 2 ranks as one node (1
                                        BLAS thread each, as in the cluster runs), default MoE
                                        model at T 512 per rank, dropless
@@ -15,10 +20,13 @@ algorithm is a prediction.
 """
 import json
 import math
+import os
 import subprocess
 import sys
 
 sy, meas, out = sys.argv[1:4]
+link_from = sys.argv[5] if len(sys.argv) > 5 and sys.argv[4] == "--link-from" else "median"
+assert link_from in ("median", "flat"), link_from
 KIB, MIB = 1024, 1 << 20
 
 
@@ -47,7 +55,11 @@ gemm = 2 * 12.0 * T * k * d * F / (moe["dense_ms"] * 1e-3) / 1e12
 figures = {}
 for rate in (1000, 200):
     f = f"{meas}/a2a_{rate}m_2x2_1.json"
-    tk, tm = lat(f, "flat", KIB), lat(f, "flat", MIB)
+    tk = lat(f, "flat", KIB)
+    if link_from == "flat":
+        tm = lat(f, "flat", MIB)
+    else:
+        tm = sorted(lat(f, m, MIB) for m in ("flat", "hierarchical", "leader"))[1]
     # 2 hosts x 2 ranks, flat: a rank sends 2 inter-node messages of S; a host 4 S over its link.
     # max(intra, inter) + overhead, inter = 2 alpha_e + 4 S / bw_e.
     alpha_e, bw_e = 0.0, 4 * MIB / tm
@@ -63,9 +75,9 @@ def write(rate, mem_bw):
 # namespaces (one per node, own TCP stack and link) on ONE 2-core machine (cpu_hosts 1), kernel
 # veth data network shaped by tc tbf {rate} Mbit/s per host and switch port (deep queue,
 # tests/plan/validation/run_cluster.sh), no added delay. Written by fit_emulated.py; every
-# figure from exactly these measurements (tests/plan/validation/measured/cluster/):
-#   inter_node latency_us, bandwidth_gbps: a2a_{rate}m_2x2_1.json, flat only, 1 KiB
-#     ({tk * 1e6:.1f} us) and 1 MiB ({tm * 1e6:.0f} us): 2 messages x alpha + 4 S / bw per host
+# figure from exactly these measurements (tests/plan/validation/measured/{os.path.basename(os.path.normpath(meas))}/):
+#   inter_node latency_us, bandwidth_gbps: a2a_{rate}m_2x2_1.json, flat at 1 KiB
+#     ({tk * 1e6:.1f} us) and 1 MiB ({tm * 1e6:.0f} us, {link_from} of the algorithms): 2 messages x alpha + 4 S / bw per host
 #     (configured rate {rate / 8e3:.4f} GB/s; the fit is what TCP over it delivers; alpha is
 #     clamped at 0 when 1 KiB took less than 4 KiB at that rate: the token bucket, §4)
 #   intra_node, phase_overhead_us: intra_np2_1.json and intra_np4_1.json (bench a2a on the plain
@@ -74,7 +86,7 @@ def write(rate, mem_bw):
 #     2 ranks as one node, default MoE model, T 512 per rank, dropless): dense chain -> GEMM
 #     ({moe["dense_ms"]:.2f} ms per rank); moe_ms ({moe["moe_ms"]:.2f}) -> memory bandwidth
 name: "emulated_{rate}m"
-source: "fit_emulated.py: 2x2 flat 1 KiB + 1 MiB ({rate} Mbit/s), one-host bench a2a and moe-layer"
+source: "fit_emulated.py: 2x2 1 KiB (flat) + 1 MiB ({link_from}) ({rate} Mbit/s), one-host bench a2a and moe-layer"
 nodes: 2
 ranks_per_node: 2
 physical_hosts: 0

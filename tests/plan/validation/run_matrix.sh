@@ -5,7 +5,7 @@
 # flat and hierarchical, dropless and capacity 1.25: 2 x 2 at both speeds, 4 x 2 at 1000 Mbit/s),
 # then the fit (fit_emulated.py, into OUT_DIR/fit) and the tables (cluster_tables.sh, into
 # OUT_DIR/tables, predicted with the fitted files).
-# usage: run_matrix.sh BUILD_DIR OUT_DIR
+# usage: [RUNS="1 2"] run_matrix.sh BUILD_DIR OUT_DIR
 set -eu
 build=$(cd "$1" && pwd) out=$2
 here=$(cd "$(dirname "$0")" && pwd)
@@ -24,7 +24,10 @@ one_host() {  # NAME NP bench args...: the plain host, every rank in one node (s
   echo "$name $(date -u +%FT%TZ) load before: $before | after: $(cat /proc/loadavg)" >>"$out/load.txt"
 }
 moe_args=(--hidden 128 --ffn 256 --experts 8 --top-k 2 --iters 10 --warmup 3)
-for run in 1 2; do
+one_host intra_np2_1 2 a2a --iters 20 --max-bytes 1048576
+one_host intra_np4_1 4 a2a --iters 20 --max-bytes 1048576
+one_host moe_np2_1 2 moe-layer --tokens 512 "${moe_args[@]}" --capacity-factors 0
+for run in ${RUNS:-1 2}; do
   for rate in 1000 200; do
     for shape in 2x2 2x4 4x2; do
       "$here/run_cluster.sh" "$out" "$rate" "${shape%x*}" "${shape#*x}" a2a "$run" \
@@ -42,9 +45,6 @@ for run in 1 2; do
     done
   done
 done
-one_host intra_np2_1 2 a2a --iters 20 --max-bytes 1048576
-one_host intra_np4_1 4 a2a --iters 20 --max-bytes 1048576
-one_host moe_np2_1 2 moe-layer --tokens 512 "${moe_args[@]}" --capacity-factors 0
 mkdir -p "$out/fit" "$out/tables"
 python3 "$here/fit_emulated.py" "$sy" "$out" "$out/fit"
 CLUSTERS=$out/fit "$here/cluster_tables.sh" "$build" "$out" "$out/tables"
