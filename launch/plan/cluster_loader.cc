@@ -53,9 +53,6 @@ void validate_link(const Link& link, const std::string& name, const std::string&
   if (!(link.wire_latency_us() >= 0) || !std::isfinite(link.wire_latency_us())) {
     throw ConfigError(src, "field '" + name + ".wire_latency_us': must be >= 0");
   }
-  if (!(link.burst_kib() >= 0) || !std::isfinite(link.burst_kib())) {
-    throw ConfigError(src, "field '" + name + ".burst_kib': must be >= 0");
-  }
 }
 
 }  // namespace

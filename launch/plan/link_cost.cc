@@ -47,22 +47,15 @@ CommTime phase_time(const ClusterSpec& cluster,
   const double per_rank_i = sum_i / node_ranks.size();
   const double per_rank_e = sum_e / node_ranks.size();
   const double host_ranks = layout.ranks_per_host();
-  const double n_ranks = static_cast<double>(node_ranks.size());
-  // Bytes a sender moves beyond its link's burst (Link.burst_kib; `senders` bursts together).
-  const auto beyond_burst = [](const Link& link, double bytes, double senders) {
-    return std::max(0.0, bytes - senders * link.burst_kib() * 1024.0);
-  };
-  const double t_i =
-      intra.scope() == Link::PER_HOST
-          ? beyond_burst(intra, per_rank_i * ranks_per_cpu_host(cluster, layout), 1) / bw_i
-          : beyond_burst(intra, max_bytes_i, 1) / bw_i;
+  const double t_i = intra.scope() == Link::PER_HOST
+                         ? per_rank_i * ranks_per_cpu_host(cluster, layout) / bw_i
+                         : max_bytes_i / bw_i;
   double t_e = 0;
   if (inter.scope() == Link::PER_HOST) {
-    t_e = beyond_burst(inter, per_rank_e * host_ranks, 1) / bw_e;
+    t_e = per_rank_e * host_ranks / bw_e;
   } else {
     // Each rank at most one NIC's rate; the node's ranks together at most all NICs'.
-    t_e = std::max(beyond_burst(inter, max_bytes_e, 1) / (inter.bandwidth_gbps() * 1e9),
-                   beyond_burst(inter, sum_e, n_ranks) / bw_e);
+    t_e = std::max(max_bytes_e / (inter.bandwidth_gbps() * 1e9), sum_e / bw_e);
   }
   const bool shared_host = layout.hosts() < layout.nodes();
   CommTime out;

@@ -9,9 +9,6 @@
 //                         the host is the CPU host, cluster.proto cpu_hosts)
 //   inter-node:           max(max over ranks of bytes / bw, node bytes / (nics x bw)) for
 //                         PER_RANK; host bytes / (nics x bw) for PER_HOST
-// A link with a token-bucket burst (Link.burst_kib) charges only the bytes beyond the burst of
-// each sender (a rank for PER_RANK, the host for PER_HOST): the bucket is taken to be full at the
-// start of every phase.
 // Plus the link's wire latency once per phase that uses it (messages fly concurrently).
 // Host bytes = the node's bytes per rank x ranks on the host. When nodes are emulated on fewer
 // physical hosts, intra and inter traffic share the same memory system and add up; on real

@@ -115,26 +115,6 @@ TEST(LinkCost, WireLatencyIsPaidOncePerPhase) {
   EXPECT_NEAR(phase_time(c, l, {msgs(1, 1000, 0, 0), msgs(1, 1000, 0, 0)}).total(), 12e-6, 1e-12);
 }
 
-TEST(LinkCost, BurstIsFreeThenTheRate) {
-  ClusterSpec c = two_link_cluster(Link::PER_HOST, 1);
-  c.mutable_inter_node()->set_burst_kib(64);  // 65536 B per host pass without bandwidth time
-  const Layout l{4, 4, 2, 2};                 // 2 real hosts, 2 ranks each
-  // inter: 2 messages x 10 us + max(0, 2 x 16384 B - 65536) / 1e9 = 20 us (all in the burst);
-  // intra: 10 us + 2 x 1000 B / 1e9 = 12 us; max = 20 us.
-  EXPECT_NEAR(phase_time(c, l, {msgs(1, 1000, 2, 16384), msgs(1, 1000, 2, 16384)}).total(), 20e-6,
-              1e-12);
-  // inter: 20 us + (2 x 1e6 B - 65536 B) / 1e9 = 1954.464 us.
-  EXPECT_NEAR(phase_time(c, l, {msgs(1, 1000, 2, 1000000), msgs(1, 1000, 2, 1000000)}).total(),
-              1954.464e-6, 1e-12);
-  // PER_RANK: each rank's burst (and the node's: 2 ranks' bursts) before the rate.
-  ClusterSpec r = two_link_cluster(Link::PER_RANK, 1);
-  r.mutable_inter_node()->set_burst_kib(64);
-  // inter: 2 x 20 us + max((1e6 - 65536) / 2e9, (2e6 - 2 x 65536) / (1 NIC x 2e9)) = 974.464 us;
-  // intra: 10 us + 1000 B / 1e9 = 11 us.
-  EXPECT_NEAR(phase_time(r, l, {msgs(1, 1000, 2, 1000000), msgs(1, 1000, 2, 1000000)}).total(),
-              974.464e-6, 1e-12);
-}
-
 TEST(LinkCost, CpuHostsShareIntraNodeCopiesAndGemms) {
   // The namespace-emulated cluster: 2 nodes with their own links (physical_hosts 2) on one
   // machine (cpu_hosts 1): the 4 ranks' shared-memory copies and GEMMs share its cores.
@@ -322,10 +302,6 @@ TEST(ClusterLoader, PresetsLoadAndBadFilesAreOneLine) {
   std::string neg = kGood;
   neg.replace(neg.find("bandwidth_gbps: 1 }"), 19, "bandwidth_gbps: -1 }");
   EXPECT_NE(load_error(neg).find("field 'inter_node.bandwidth_gbps': must be > 0"),
-            std::string::npos);
-  std::string burst = kGood;
-  burst.replace(burst.find("bandwidth_gbps: 1 }"), 19, "bandwidth_gbps: 1 burst_kib: -8 }");
-  EXPECT_NE(load_error(burst).find("field 'inter_node.burst_kib': must be >= 0"),
             std::string::npos);
   std::string missing = kGood;
   missing.replace(missing.find("gemm_tflops_fp32: 1 "), 20, "");
