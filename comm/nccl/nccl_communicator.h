@@ -7,8 +7,9 @@
 //     MPI; every rank then calls ncclCommInitRank on `options.device`.
 //   * Streams: every operation runs on the communicator's own non-blocking stream, after an
 //     event recorded on the caller's stream (options.caller_stream, default the legacy default
-//     stream; make_world_communicators passes LibTorch's current CUDA stream). Work::wait blocks the host until the operation's end event; synchronize_stream
-//     makes the caller's stream wait instead.
+//     stream; make_world_communicators passes LibTorch's current CUDA stream). Work::wait blocks
+//     the host until the operation's end event; synchronize_stream makes the caller's stream wait
+//     instead.
 //   * Variable all-to-all: grouped ncclSend/ncclRecv (ncclGroupStart/End), empty peers skipped.
 //   * Watchdog: a thread per communicator polls the outstanding operations; one that is overdue
 //     turns into CommTimeoutError, the communicator is aborted (ncclCommAbort, so that stuck
