@@ -158,6 +158,18 @@ mpirun=""
 config="$repo/examples/configs/default.pbtxt"
 data="$repo/examples/data/tinyshakespeare.txt"
 gpu_runner=""
+# The binaries of a build directory ($build_dir): META for meta.tsv, DETAIL for the summary row.
+use_build() {
+  sy="$build_dir/launch/switchyard"
+  mpirun=$(command -v mpirun || true)
+  gpu_runner=ctest
+  meta binaries "$1"
+  record binaries PASS $((SECONDS - t0)) "$2"
+}
+no_binaries() {  # META DETAIL
+  meta binaries "$1"
+  record binaries FAIL $((SECONDS - t0)) "$2"
+}
 if [ "$mode" = auto ]; then
   if [ -x "$build_dir/launch/switchyard" ]; then
     mode=build
@@ -171,14 +183,10 @@ case "$mode" in
   build)
     build_dir=$(cd "$build_dir" 2>/dev/null && pwd -P || echo "$build_dir")
     if [ -x "$build_dir/launch/switchyard" ]; then
-      sy="$build_dir/launch/switchyard"
-      mpirun=$(command -v mpirun || true)
-      gpu_runner=ctest
-      meta binaries "build $build_dir (mpirun: ${mpirun:-none})"
-      record binaries PASS $((SECONDS - t0)) "build: $sy"
+      use_build "build $build_dir (mpirun: $(command -v mpirun || echo none))" \
+        "build: $build_dir/launch/switchyard"
     else
-      meta binaries "build $build_dir: no launch/switchyard"
-      record binaries FAIL $((SECONDS - t0)) "no $build_dir/launch/switchyard"
+      no_binaries "build $build_dir: no launch/switchyard" "no $build_dir/launch/switchyard"
     fi
     ;;
   bundle)
@@ -193,8 +201,7 @@ case "$mode" in
       meta binaries "bundle $bundle_dir ($(sed -n '1,3p' "$bundle_dir/BUILD_INFO" 2>/dev/null | paste -s -d ';' | sed 's/;/; /g'))"
       record binaries PASS $((SECONDS - t0)) "bundle: $bundle_dir (torch $SWITCHYARD_TORCH_DIR)"
     else
-      meta binaries "bundle $bundle_dir: env.sh failed"
-      record binaries FAIL $((SECONDS - t0)) "$bundle_dir/env.sh failed: $(tail -n1 "$log")"
+      no_binaries "bundle $bundle_dir: env.sh failed" "$bundle_dir/env.sh failed: $(tail -n1 "$log")"
     fi
     ;;
   fresh-build)
@@ -215,14 +222,11 @@ print(\" \".join(sorted({os.path.basename(w) for t in json.load(sys.stdin)[\"tes
       cmake --build "$2" -j "$(nproc)" --target switchyard $targets' \
       _ "$repo" "$build_dir" "$torch_dir" "${generator[@]}" || rc=$?
     if [ "$rc" -eq 0 ] && [ -x "$build_dir/launch/switchyard" ]; then
-      sy="$build_dir/launch/switchyard"
-      mpirun=$(command -v mpirun || true)
-      gpu_runner=ctest
-      meta binaries "built here: $build_dir against $torch_dir"
-      record binaries PASS $((SECONDS - t0)) "built $build_dir against torch at ${torch_dir:-?}"
+      use_build "built here: $build_dir against $torch_dir" \
+        "built $build_dir against torch at ${torch_dir:-?}"
     else
-      meta binaries "no build, no bundle; building failed"
-      record binaries FAIL $((SECONDS - t0)) "no build, no bundle, and building failed ($(why "$rc"); $(last_line "$work/build.out"))"
+      no_binaries "no build, no bundle; building failed" \
+        "no build, no bundle, and building failed ($(why "$rc"); $(last_line "$work/build.out"))"
     fi
     ;;
 esac
