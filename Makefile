@@ -19,10 +19,11 @@ FUZZ_BUILD_DIR ?= build-fuzz
 # CI's ASan+UBSan subset: the torch-free readers of user input (configs, overrides, checkpoint
 # headers and manifests, token files, tokenizers and indexed datasets) and their fuzz corpora;
 # they build without LibTorch.
-ASAN_SUBSET_TARGETS = input_file_test train_formats_test train_data_test fuzz_replay_config_loader \
-    fuzz_replay_set_override fuzz_replay_safetensors fuzz_replay_manifest fuzz_replay_token_file \
+ASAN_SUBSET_TARGETS = sy_keep_plugins_loaded sanitizer_leak_is_reported input_file_test \
+    train_formats_test train_data_test fuzz_replay_config_loader fuzz_replay_set_override \
+    fuzz_replay_safetensors fuzz_replay_manifest fuzz_replay_token_file \
     fuzz_replay_indexed_dataset fuzz_replay_sentencepiece_tokenizer
-ASAN_SUBSET_TESTS = ^(input_file_test|train_formats_test|train_data_test|fuzz_replay\..*)$$
+ASAN_SUBSET_TESTS = ^(input_file_test|train_formats_test|train_data_test|fuzz_replay\..*|sanitizer\..*)$$
 
 # configure-sanitized DIR SANITIZERS
 define configure-sanitized
@@ -60,10 +61,10 @@ test-asan: deps
 # timeouts, the exchange worker of comm.overlap_chunks, the timeout watchdog.
 test-tsan: deps
 	$(call configure-sanitized,$(TSAN_BUILD_DIR),thread)
-	@cmake --build $(TSAN_BUILD_DIR) -j $(JOBS) --target comm_unit_test comm_mpi_test \
-	  comm_timeout_test
-	@cd $(TSAN_BUILD_DIR) && ctest -R '^comm_(unit|mpi|timeout)_test' --output-on-failure \
-	  -j $(JOBS)
+	@cmake --build $(TSAN_BUILD_DIR) -j $(JOBS) --target sy_keep_plugins_loaded \
+	  sanitizer_race_is_reported comm_unit_test comm_mpi_test comm_timeout_test
+	@cd $(TSAN_BUILD_DIR) && ctest -R '^(comm_(unit|mpi|timeout)_test|sanitizer\.)' \
+	  --output-on-failure -j $(JOBS)
 
 # What `make test` (and so CI) adds: the ASan+UBSan subset, timed.
 test-asan-subset: deps
