@@ -14,6 +14,7 @@
 #include "launch/cli.h"
 #include "launch/plan/bench_predict.h"
 #include "launch/plan/cluster_loader.h"
+#include "launch/plan/measured_routing.h"
 #include "launch/plan/step_plan.h"
 #include "launch/plan_calibrate.h"
 
@@ -40,6 +41,7 @@ struct PlanArgs {
   double load_cv = 0.1;
   double inter_node_fraction = -1;
   double distinct_remote_nodes = -1;
+  std::string from_run;  // a run directory whose metrics.jsonl gives the three figures above
   bool scale_experts = false;
   bool json = false;
   bool calibrate = false;
@@ -266,6 +268,10 @@ int run_plan(const std::vector<std::string>& args) {
       "expected fraction of rows leaving the node (locality routers; -1 = uniform)")(
       "distinct-remote-nodes", po::value(&a.distinct_remote_nodes)->default_value(-1),
       "expected distinct remote nodes per token for dedup (-1 = uniform top-k)")(
+      "from-run", po::value(&a.from_run),
+      "a training run's directory: its load CV and its locality (inter-node rows and remote "
+      "nodes per token relative to uniform routing) from metrics.jsonl, later half of the "
+      "steps; an option above wins")(
       "predict-bench", po::value(&a.predict_bench),
       "a2a | moe-layer: predict what `switchyard bench` measures on this layout")(
       "bytes", po::value(&a.bytes)->default_value(a.bytes), "with --predict-bench a2a")(
@@ -329,6 +335,32 @@ int run_plan(const std::vector<std::string>& args) {
   model.load_cv = a.load_cv;
   model.inter_node_fraction = a.inter_node_fraction;
   model.distinct_remote_nodes = a.distinct_remote_nodes;
+  std::string measured_line;  // what --from-run supplied, shown with the plan
+  nlohmann::json measured_json;
+  if (!a.from_run.empty()) {
+    const plan::MeasuredRouting r = plan::read_measured_routing(a.from_run);
+    // An option given on the command line wins over the run's figure.
+    const auto take = [&](const char* option, const std::optional<double>& v, double* into,
+                          const char* name) {
+      if (!v || !vm[option].defaulted()) return;
+      *into = *v;
+      measured_json[name] = *v;
+      char figure[32];
+      std::snprintf(figure, sizeof figure, "%.3f", *v);
+      measured_line += std::string(measured_line.empty() ? "" : ", ") + name + " " + figure;
+    };
+    take("load-cv", r.load_cv, &model.load_cv, "load_cv");
+    take("inter-node-fraction", r.inter_node_locality, &model.inter_node_locality,
+         "inter_node_locality");
+    take("distinct-remote-nodes", r.remote_nodes_locality, &model.remote_nodes_locality,
+         "remote_nodes_locality");
+    measured_json["source"] = r.source;
+    measured_json["steps"] = {r.first_step, r.last_step};
+    measured_line = "measured by " + r.source + " (steps " + std::to_string(r.first_step) + "-" +
+                    std::to_string(r.last_step) +
+                    "): " + (measured_line.empty() ? "none taken" : measured_line) +
+                    (r.inter_node_locality ? "" : " (the run had one node: no locality measured)");
+  }
   const int cfg_world =
       cfg.parallel().world_size() > 0 ? cfg.parallel().world_size() : cluster.nodes() * G;
   if (!a.sweep_world.empty()) return run_sweep(a, cluster, model, cfg_world, G);
@@ -336,6 +368,7 @@ int run_plan(const std::vector<std::string>& args) {
   out["cluster"] = cluster.name();
   out["cluster_source"] = cluster.source();
   out["experiment"] = a.file;
+  if (!measured_json.is_null()) out["measured_routing"] = measured_json;
   for (int world : parse_world(a.world, cfg_world)) {
     plan::ModelShape m = model;
     const std::vector<plan::StepPrediction> c =
@@ -362,6 +395,7 @@ int run_plan(const std::vector<std::string>& args) {
           static_cast<long long>(m.hidden), static_cast<long long>(m.experts),
           static_cast<long long>(m.top_k), static_cast<long long>(m.global_batch * m.seq),
           m.load_cv);
+      if (!measured_line.empty()) std::printf("router figures %s\n", measured_line.c_str());
       print_table(c, rec.index);
       std::printf("recommendation: %s\n", rec.reason.c_str());
     }

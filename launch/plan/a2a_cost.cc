@@ -142,8 +142,12 @@ MoeLayerComm moe_layer_comm(const ClusterSpec& cluster,
   const double rows = tokens * static_cast<double>(model.top_k) * kept;
   const double row_bytes = static_cast<double>(model.hidden * model.act_bytes);
   if (algorithm != A2aAlgorithm::kHierarchicalDedup) {
-    out.dispatch =
-        exchange_cost(cluster, layout, algorithm, rows, row_bytes, model.inter_node_fraction);
+    // The share of rows leaving the node: given, or uniform routing's scaled by the locality.
+    const double uniform_f = static_cast<double>(P - G) / P;
+    const double f = model.inter_node_fraction >= 0
+                         ? model.inter_node_fraction
+                         : std::min(1.0, model.inter_node_locality * uniform_f);
+    out.dispatch = exchange_cost(cluster, layout, algorithm, rows, row_bytes, f);
     out.a2a = 4.0 * out.dispatch.time;
     out.inter_bytes_per_rank = 4.0 * static_cast<double>(out.dispatch.rank0_total.inter_node_bytes);
   } else {
@@ -153,7 +157,8 @@ MoeLayerComm moe_layer_comm(const ClusterSpec& cluster,
     const int64_t e_rank = E / P;
     const double p_node = model.distinct_remote_nodes >= 0 && N > 1
                               ? model.distinct_remote_nodes / (N - 1)
-                              : prob_any_in_group(E, e_node, model.top_k);
+                              : std::min(1.0, model.remote_nodes_locality *
+                                                  prob_any_in_group(E, e_node, model.top_k));
     const double p_rank = prob_any_in_group(E, e_rank, model.top_k);
     const double meta_a = 8.0 * static_cast<double>(e_node);  // weights + mask, float32
     const double meta_b = 8.0 * static_cast<double>(e_rank);

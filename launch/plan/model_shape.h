@@ -36,6 +36,11 @@ struct ModelShape {
   // Node-deduplicated exchange (comm.deduplicate_tokens with HIERARCHICAL): expected distinct
   // remote destination nodes per token; < 0: from uniform top-k (distinct_remote_nodes()).
   double distinct_remote_nodes = -1;
+  // When the two figures above are < 0: ratios to uniform routing that scale its figures on every
+  // layout (a router measured to send 0.6x the uniform share of rows off the node: 0.6), as
+  // measured by a run (launch/plan/measured_routing.h). 1 = uniform.
+  double inter_node_locality = 1;
+  double remote_nodes_locality = 1;
 };
 
 ModelShape model_shape_of(const config::ExperimentConfig& config);
