@@ -51,11 +51,12 @@ test: build
 	@cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
 	@$(MAKE) --no-print-directory test-asan-subset
 
-# The unit and MPI suites with AddressSanitizer + UndefinedBehaviorSanitizer (a full build).
+# The unit, MPI and emulated-cluster suites with AddressSanitizer + UndefinedBehaviorSanitizer (a
+# full build; the cluster tests need root, as in `make test`).
 test-asan: deps
 	$(call configure-sanitized,$(ASAN_BUILD_DIR),address$(comma)undefined)
 	@cmake --build $(ASAN_BUILD_DIR) -j $(JOBS)
-	@cd $(ASAN_BUILD_DIR) && ctest -L 'unit|mpi' --output-on-failure -j $(JOBS)
+	@cd $(ASAN_BUILD_DIR) && ctest -L 'unit|mpi|cluster' --output-on-failure -j $(JOBS)
 
 # ThreadSanitizer on the comm layer's threads (tests/comm): the communicators' wait loops and
 # timeouts, the exchange worker of comm.overlap_chunks, the timeout watchdog.

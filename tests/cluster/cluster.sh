@@ -155,6 +155,12 @@ cluster_mpirun_args() {
     --mca oob_tcp_if_include 10.200.0.0/24 --mca btl_tcp_if_include 10.201.0.0/24 \
     --mca btl self,vader,tcp --bind-to none --mca mpi_yield_when_idle 1 \
     -x OMP_NUM_THREADS=1 -x OPENBLAS_NUM_THREADS=1
+  # Under a sanitizer build's test environment (tests/CMakeLists.txt), the ranks on every host
+  # get the same sanitizer options and preload.
+  local v
+  for v in ASAN_OPTIONS LSAN_OPTIONS UBSAN_OPTIONS TSAN_OPTIONS LD_PRELOAD; do
+    if [ -n "${!v:-}" ]; then echo -x "$v"; fi
+  done
 }
 
 # Runs mpirun in host 0 in the foreground; returns its exit status.
