@@ -42,23 +42,26 @@ MeasuredRouting measured_routing(const launch::RunMetrics& metrics, const RunLay
   MeasuredRouting r;
   r.source = metrics.path;
   const int64_t last = metrics.steps.empty() ? 0 : metrics.steps.rbegin()->first;
+  // Per step the mean over its MoE layers (as the sweep report does), then over the steps.
   std::vector<double> cv, fraction, remote_nodes;
+  const launch::LayerFigure remote_per_token = [&](const json& l) -> std::optional<double> {
+    const auto rows = launch::json_number(l, "inter_node_rows");
+    const auto tokens = layer_tokens(l, layout.top_k);
+    if (!rows || !tokens) return std::nullopt;
+    return *rows / *tokens;
+  };
   for (const auto& [step, record] : metrics.steps) {
-    if (step <= last / 2) continue;  // the later half of the run
-    const auto moe = record.find("moe");
-    if (moe == record.end() || !moe->is_object()) continue;
-    const auto layers = moe->find("layers");
-    if (layers == moe->end() || !layers->is_array() || layers->empty()) continue;
+    if (!launch::in_later_half(step, last)) continue;
+    const json* layers = launch::array_at(record, "moe", "layers");
+    if (layers == nullptr || layers->empty()) continue;
     if (r.records == 0) r.first_step = step;
     r.last_step = step;
     ++r.records;
-    for (const json& layer : *layers) {
-      if (const auto v = launch::json_number(layer, "load_cv")) cv.push_back(*v);
-      if (const auto f = launch::json_number(layer, "cross_node_fraction")) fraction.push_back(*f);
-      const auto rows = launch::json_number(layer, "inter_node_rows");
-      const auto tokens = layer_tokens(layer, layout.top_k);
-      if (rows && tokens) remote_nodes.push_back(*rows / *tokens);
+    if (const auto v = launch::layer_mean(layers, launch::layer_field("load_cv"))) cv.push_back(*v);
+    if (const auto v = launch::layer_mean(layers, launch::layer_field("cross_node_fraction"))) {
+      fraction.push_back(*v);
     }
+    if (const auto v = launch::layer_mean(layers, remote_per_token)) remote_nodes.push_back(*v);
   }
   if (r.records == 0) {
     throw ConfigError(metrics.path,

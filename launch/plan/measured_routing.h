@@ -3,7 +3,8 @@
 // The router figures the planner takes as inputs (launch/plan/model_shape.h), measured by a short
 // training run instead of assumed: `switchyard plan --from-run RUN_DIR` (docs/planner.md §2).
 // Read from the run's metrics.jsonl, averaged over the MoE layers and the later half of the
-// logged steps (routing at the start of training is not yet what it becomes):
+// logged steps (launch::in_later_half, as the sweep report averages them, so the load CV equals
+// the report's):
 //   load_cv                per layer `load_cv` (std / mean of tokens per expert);
 //   inter_node_locality    per layer `cross_node_fraction` (rows whose expert is on another
 //                          node) / what uniform routing sends off the node on the run's layout,

@@ -16,6 +16,33 @@ std::optional<double> json_number(const nlohmann::json& j, const char* key) {
   return v;
 }
 
+const nlohmann::json* array_at(const nlohmann::json& j, const char* a, const char* b) {
+  if (!j.is_object()) return nullptr;
+  const auto ia = j.find(a);
+  if (ia == j.end() || !ia->is_object()) return nullptr;
+  const auto ib = ia->find(b);
+  if (ib == ia->end() || !ib->is_array()) return nullptr;
+  return &*ib;
+}
+
+LayerFigure layer_field(const char* key) {
+  return [key](const nlohmann::json& l) { return json_number(l, key); };
+}
+
+std::optional<double> layer_mean(const nlohmann::json* layers, const LayerFigure& f) {
+  if (layers == nullptr) return std::nullopt;
+  double sum = 0;
+  int n = 0;
+  for (const nlohmann::json& l : *layers) {
+    if (const auto v = f(l)) {
+      sum += *v;
+      ++n;
+    }
+  }
+  if (n == 0) return std::nullopt;
+  return sum / n;
+}
+
 RunMetrics parse_run_metrics(const std::string& text, const std::string& path) {
   RunMetrics m;
   m.path = path;

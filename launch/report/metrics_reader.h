@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -31,5 +32,22 @@ RunMetrics parse_run_metrics(const std::string& text, const std::string& path);
 
 // The number at `key` of object `j`, if `j` is an object and the value is a finite number.
 std::optional<double> json_number(const nlohmann::json& j, const char* key);
+
+// The array at j[a][b] (a step record's "moe"/"layers"), or nullptr.
+const nlohmann::json* array_at(const nlohmann::json& j, const char* a, const char* b);
+
+// A per-layer figure: the number a layer record holds, if any.
+using LayerFigure = std::function<std::optional<double>(const nlohmann::json&)>;
+
+// The layer record's number at `key` (json_number).
+LayerFigure layer_field(const char* key);
+
+// Mean over `layers` (an array, or nullptr) of `f`; layers without the figure do not count.
+std::optional<double> layer_mean(const nlohmann::json* layers, const LayerFigure& f);
+
+// Whether `step` belongs to the later half of a run whose last logged step is `last_step`: the
+// steps over which reports and the planner average router figures (early routing is not yet
+// what training makes of it).
+inline bool in_later_half(int64_t step, int64_t last_step) { return step > last_step / 2; }
 
 }  // namespace switchyard::launch

@@ -1,42 +1,11 @@
 #include "launch/report/run_summary.h"
 
 #include <algorithm>
-#include <functional>
 
 namespace switchyard::launch {
 namespace {
 
 using nlohmann::json;
-
-// The array at j[a][b], or nullptr.
-const json* array_at(const json& j, const char* a, const char* b) {
-  if (!j.is_object()) return nullptr;
-  const auto ia = j.find(a);
-  if (ia == j.end() || !ia->is_object()) return nullptr;
-  const auto ib = ia->find(b);
-  if (ib == ia->end() || !ib->is_array()) return nullptr;
-  return &*ib;
-}
-
-// Mean over layers of a per-layer number (layers without it do not count).
-std::optional<double> layer_mean(const json* layers,
-                                 const std::function<std::optional<double>(const json&)>& f) {
-  if (layers == nullptr) return std::nullopt;
-  double sum = 0;
-  int n = 0;
-  for (const json& l : *layers) {
-    if (const auto v = f(l)) {
-      sum += *v;
-      ++n;
-    }
-  }
-  if (n == 0) return std::nullopt;
-  return sum / n;
-}
-
-std::function<std::optional<double>(const json&)> field(const char* key) {
-  return [key](const json& l) { return json_number(l, key); };
-}
 
 void put_mean(std::map<std::string, double>* out, const char* key, const std::vector<double>& v) {
   if (v.empty()) return;
@@ -92,10 +61,10 @@ RunSummary summarize_run(const RunMetrics& m) {
     }
     if (const auto v = json_number(r, "tokens_per_second")) tps.push_back(*v);
     const json* layers = array_at(r, "moe", "layers");
-    const bool late = step > last_step / 2;
+    const bool late = in_later_half(step, last_step);
     if (late) {
-      if (const auto v = layer_mean(layers, field("load_cv"))) load_cv.push_back(*v);
-      if (const auto v = layer_mean(layers, field("dropped_fraction"))) drops.push_back(*v);
+      if (const auto v = layer_mean(layers, layer_field("load_cv"))) load_cv.push_back(*v);
+      if (const auto v = layer_mean(layers, layer_field("dropped_fraction"))) drops.push_back(*v);
     }
     if (layers != nullptr) {
       double bytes = 0;
@@ -157,11 +126,11 @@ RunSummary summarize_run(const RunMetrics& m) {
       }
     }
     const json* probe = array_at(r, "routing_probe", "layers");
-    if (const auto f = layer_mean(probe, field("fluctuation"))) {
+    if (const auto f = layer_mean(probe, layer_field("fluctuation"))) {
       s.fluctuation.emplace_back(step, *f);
       fluct.push_back(*f);
     }
-    if (const auto d = layer_mean(probe, field("dirichlet_distance"))) dirichlet = d;
+    if (const auto d = layer_mean(probe, layer_field("dirichlet_distance"))) dirichlet = d;
   }
   if (m.final_val_loss) {
     // The final evaluation is at the last step (it replaces a periodic one at that step).
