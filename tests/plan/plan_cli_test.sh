@@ -10,7 +10,7 @@ cd "$src" || exit 1
 fail() { echo "FAIL: $*"; exit 1; }
 cfg=examples/configs/default.pbtxt
 
-for preset in this_machine dgx_h100 dgx_h200 pcie_a100 cpu_25gbe cpu_100gbe; do
+for preset in this_machine dgx_h100 dgx_h200 pcie_a100 azure_ndm_a100_v4 cpu_25gbe cpu_100gbe; do
   out=$("$bin" plan "$cfg" --cluster "$preset") || fail "$preset: exit $?"
   grep -q '^recommendation: EP ' <<<"$out" || fail "$preset: no recommendation: $out"
   grep -q '^=> ' <<<"$out" || fail "$preset: no marked row"
