@@ -293,7 +293,7 @@ int run_plan(const std::vector<std::string>& args) {
       "calibrate-from-a2a", po::value(&a.calib.from_a2a),
       "with --calibrate: fit to this `bench a2a --json` output instead of running it")(
       "calibrate-from-moe", po::value(&a.calib.from_moe),
-      "with --calibrate: fit to this `bench moe-layer --json` output (1 rank)");
+      "with --calibrate: fit to this `bench moe-layer --json` output");
   po::options_description all;
   all.add(options).add_options()("file", po::value(&a.file));
   po::positional_options_description positional;

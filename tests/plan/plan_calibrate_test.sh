@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# `switchyard plan --calibrate` (docs/planner.md §4) on crafted benchmark outputs, so that the fit
+# is checked against known figures without running the benchmarks: bench a2a rows generated from
+# alpha 10 us, 1 GB/s and a 5 us phase overhead on 4 ranks as 2 x 2 of one host (the model's
+# exchanges there: flat 3 a + 12 S / bw + o, hierarchical 2 a + 16 S / bw + 2 o, leader
+# 3 a + 24 S / bw + 3 o) must give those figures back; the GEMM figure is 4 ranks' dense chains
+# per dense_ms; the memory bandwidth is fitted to the MoE layer, or measured by a streaming triad
+# when the layer cannot identify it (said in the file's source); the written file loads; a bad
+# input is one line, exit 2, and leaves no output file.
+set -u
+bin=$1 work=$2
+rm -rf "$work" && mkdir -p "$work"
+cd "$work" || exit 1
+fail() { echo "FAIL: $*"; exit 1; }
+python3 - <<'PY'
+import json
+a, bw, o = 10e-6, 1e9, 5e-6
+rows = []
+for s in (1024, 65536, 1048576):
+    for m, t in (("flat", 3 * a + 12 * s / bw + o), ("hierarchical", 2 * a + 16 * s / bw + 2 * o),
+                 ("leader", 3 * a + 24 * s / bw + 3 * o), ("mpi_alltoallv", 1.0)):
+        rows.append({"method": m, "bytes_per_peer": s, "latency_us": t * 1e6})
+json.dump({"results": rows}, open("a2a.json", "w"))
+# 4 ranks; dense chain 100 ms: 4 x 12 x 1024 x 2 x 256 x 1024 FLOP / 0.1 s = 0.25770 TFLOP/s.
+json.dump([{"ranks": 4, "dense_ms": 100.0, "moe_ms": 400.0}], open("moe_slow.json", "w"))
+json.dump([{"ranks": 4, "dense_ms": 100.0, "moe_ms": 50.0}], open("moe_fast.json", "w"))
+PY
+calibrate() { "$bin" plan --calibrate --calibrate-from-a2a a2a.json "$@"; }
+
+out=$(calibrate --calibrate-from-moe moe_slow.json --out fitted.pbtxt) || fail "exit $?: $out"
+echo "$out"
+python3 - <<'PY' || exit 1
+import re
+t = open("fitted.pbtxt").read()
+def num(pattern):
+    return [float(x) for x in re.findall(r"(?<![a-z_])" + pattern + r":\s*([0-9.e+-]+)", t)]
+def near(what, got, want, tol):
+    if abs(got - want) > tol * abs(want):
+        raise SystemExit(f"FAIL: {what} {got}, expected {want}")
+for v in num("latency_us"): near("latency_us", v, 10.0, 1e-3)
+for v in num("bandwidth_gbps"): near("bandwidth_gbps", v, 1.0, 1e-3)
+near("phase_overhead_us", num("phase_overhead_us")[0], 5.0, 1e-3)
+near("gemm_tflops_fp32", num("gemm_tflops_fp32")[0], 4 * 12 * 1024 * 2 * 256 * 1024 / 0.1 / 1e12, 1e-9)
+mem = num("memory_bandwidth_gbps")[0]
+if not (0.05 < mem < 1000): raise SystemExit(f"FAIL: memory_bandwidth_gbps {mem} at a bound")
+if "memory bandwidth fitted" not in t: raise SystemExit("FAIL: source does not say fitted: " + t)
+print("ok fitted figures")
+PY
+grep -q "fit median error 0%, max 0%" fitted.pbtxt || fail "fit error not 0: $(grep source fitted.pbtxt)"
+"$bin" plan --cluster fitted.pbtxt --world 4 --ranks-per-node 2 --predict-bench a2a --bytes 1024 \
+  >/dev/null || fail "the written file does not load"
+
+out=$(calibrate --calibrate-from-moe moe_fast.json --out triad.pbtxt) || fail "exit $?: $out"
+grep -q "streaming triad" <<<"$out" || fail "no triad fallback said: $out"
+grep -q "not identifiable there: a streaming triad" triad.pbtxt || fail "source: $(grep source triad.pbtxt)"
+echo "ok triad fallback: $(grep memory_bandwidth_gbps triad.pbtxt)"
+
+err=$(calibrate --calibrate-from-moe nope.json --out none.pbtxt 2>&1 >/dev/null); rc=$?
+[ "$rc" = 2 ] || fail "missing input: exit $rc ($err)"
+[ "$(printf '%s\n' "$err" | wc -l)" = 1 ] || fail "missing input: not one line: $err"
+grep -q "nope.json" <<<"$err" || fail "missing input: '$err' does not name the file"
+[ ! -e none.pbtxt ] || fail "missing input: an output file was written"
+echo "ok missing input: $err"
+echo PASS
