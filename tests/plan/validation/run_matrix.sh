@@ -2,7 +2,7 @@
 # docs/planner.md §4: the whole validation matrix in one command (root, from the repository root,
 # on an otherwise idle machine): the one-host calibration runs, bench a2a on the emulated cluster
 # (2 x 2, 2 x 4, 4 x 2 at 1000 and 200 Mbit/s, two runs each), bench moe-layer (default MoE model,
-# flat and hierarchical, dropless and capacity 1.25: 2 x 2 at both speeds, 4 x 2 at 1000 Mbit/s),
+# flat, hierarchical and node-deduplicated, dropless and capacity 1.25: 2 x 2 at both speeds, 4 x 2 at 1000 Mbit/s),
 # then the fit (fit_emulated.py, into OUT_DIR/fit) and the tables (cluster_tables.sh, into
 # OUT_DIR/tables, predicted with the fitted files).
 # usage: [RUNS="1 2"] run_matrix.sh BUILD_DIR OUT_DIR
@@ -37,9 +37,10 @@ for run in ${RUNS:-1 2}; do
   for spec in 1000:2x2 200:2x2 1000:4x2; do
     rate=${spec%:*} shape=${spec#*:}
     h=${shape%x*} g=${shape#*x}
-    for alg in flat hier; do
+    for alg in flat hier dedup; do
       extra=()
       [ "$alg" = hier ] && extra=(--hierarchical)
+      [ "$alg" = dedup ] && extra=(--hierarchical --dedup)
       TAG=$alg "$here/run_cluster.sh" "$out" "$rate" "$h" "$g" moe "$run" \
         --tokens $((1024 / (h * g))) "${moe_args[@]}" --capacity-factors 0,1.25 "${extra[@]}"
     done
