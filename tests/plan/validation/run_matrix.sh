@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # docs/planner.md §4: the whole validation matrix in one command (root, from the repository root,
 # on an otherwise idle machine): the one-host calibration runs, bench a2a on the emulated cluster
-# (2 x 2, 2 x 4, 4 x 2 at 1000 and 200 Mbit/s, two runs each), bench moe-layer (default MoE model,
-# flat, hierarchical and node-deduplicated, dropless and capacity 1.25: 2 x 2 at both speeds, 4 x 2 at 1000 Mbit/s),
+# (2 x 2, 2 x 4, 4 x 2 at 1000 and 200 Mbit/s, two runs each), bench moe-layer (default MoE
+# model, flat, hierarchical and node-deduplicated, dropless and capacity 1.25: 2 x 2 at both
+# speeds, 4 x 2 at 1000 Mbit/s),
 # then the fit (fit_emulated.py, into OUT_DIR/fit) and the tables (cluster_tables.sh, into
 # OUT_DIR/tables, predicted with the fitted files).
 # usage: [RUNS="1 2"] run_matrix.sh BUILD_DIR OUT_DIR
