@@ -73,6 +73,16 @@ plan::ClusterSpec with_links(plan::ClusterSpec c, double latency_us, double gbps
   return c;
 }
 
+// A number of a benchmark's JSON output that must be > 0; one ConfigError naming the file and the
+// field otherwise.
+double positive(const nlohmann::json& row, const char* key, const std::string& path) {
+  const auto it = row.is_object() ? row.find(key) : row.end();
+  if (!row.is_object() || it == row.end() || !it->is_number() || !(it->get<double>() > 0)) {
+    throw ConfigError(path, std::string("field '") + key + "': missing, not a number or not > 0");
+  }
+  return it->get<double>();
+}
+
 // The rate at which the host's element-wise operators move bytes (read + written), every core:
 // add, GELU, softmax and layer norm over [1024, 512] float32 (2 MiB), the kinds of operator the
 // model prices as passes over memory. On a CPU the transcendental ones are compute-bound: on the
@@ -137,34 +147,46 @@ int run_calibrate(const CalibrateArgs& args) {
 
   // Links: one host, so intra and inter are the same shared memory (PER_HOST).
   const plan::Layout layout{args.ranks, args.ranks, G, 1};
-  const nlohmann::json a2a = read_json(args.from_a2a.empty() ? a2a_json : args.from_a2a);
+  const std::string a2a_path = args.from_a2a.empty() ? a2a_json : args.from_a2a;
+  const nlohmann::json a2a = read_json(a2a_path);
   std::vector<plan::LinearSample> samples;
   const plan::ClusterSpec unit_a = with_links(cluster, 1e6, 1e12, 0);  // alpha = 1 s
   const plan::ClusterSpec unit_b = with_links(cluster, 0, 1e-9, 0);    // 1 s per byte
   const plan::ClusterSpec unit_c = with_links(cluster, 0, 1e12, 1e6);  // overhead 1 s
-  for (const auto& r : a2a.at("results")) {
+  if (!a2a.is_object() || !a2a.contains("results") || !a2a["results"].is_array()) {
+    throw ConfigError(a2a_path, "field 'results': missing or not a list");
+  }
+  for (const auto& r : a2a["results"]) {
     bool known = false;
-    const plan::A2aAlgorithm alg = algorithm_of(r.at("method").get<std::string>(), &known);
+    const auto method = r.is_object() ? r.find("method") : r.end();
+    if (!r.is_object() || method == r.end() || !method->is_string()) {
+      throw ConfigError(a2a_path, "field 'results[].method': missing or not a string");
+    }
+    const plan::A2aAlgorithm alg = algorithm_of(method->get<std::string>(), &known);
     if (!known) continue;
-    const int64_t bytes = r.at("bytes_per_peer").get<int64_t>();
+    const auto bytes = static_cast<int64_t>(positive(r, "bytes_per_peer", a2a_path));
     plan::LinearSample s;
     s.a = model_time(unit_a, layout, alg, bytes);
     s.b = model_time(unit_b, layout, alg, bytes);
     s.c = model_time(unit_c, layout, alg, bytes);
-    s.measured_s = r.at("latency_us").get<double>() * 1e-6;
+    s.measured_s = positive(r, "latency_us", a2a_path) * 1e-6;
     samples.push_back(s);
   }
-  if (samples.empty()) throw Error("calibration: bench a2a reported no flat/hierarchical rows");
+  if (samples.empty()) throw ConfigError(a2a_path, "no flat, hierarchical or leader rows");
   const plan::AlphaBetaFit fit = plan::fit_alpha_beta(samples);
   const double gbps = fit.inv_bandwidth_s_per_byte > 0 ? 1e-9 / fit.inv_bandwidth_s_per_byte : 1e3;
   cluster = with_links(cluster, fit.alpha_s * 1e6, gbps, fit.overhead_s * 1e6);
   // GEMM: the dense chain of bench moe-layer, [T k, d] x [d, F] -> [F, d], forward + backward:
   // 3 x 2 GEMMs of 2 T k d F FLOPs on each of the run's R ranks at once: the host's figure is R
   // chains per dense_ms (compute_shared_by_host divides it among the ranks again).
-  const nlohmann::json moe = read_json(args.from_moe.empty() ? moe_json : args.from_moe);
-  const nlohmann::json& row = moe.at(0);
-  const int moe_ranks = row.value("ranks", 1);
-  const double dense_s = row.at("dense_ms").get<double>() * 1e-3;
+  const std::string moe_path = args.from_moe.empty() ? moe_json : args.from_moe;
+  const nlohmann::json moe = read_json(moe_path);
+  if (!moe.is_array() || moe.empty())
+    throw ConfigError(moe_path, "not a non-empty list of results");
+  const nlohmann::json& row = moe.front();
+  const int moe_ranks =
+      row.contains("ranks") ? static_cast<int>(positive(row, "ranks", moe_path)) : 1;
+  const double dense_s = positive(row, "dense_ms", moe_path) * 1e-3;
   const double flops = 12.0 * bench.tokens * bench.top_k * bench.hidden * bench.ffn;
   cluster.set_gemm_tflops_fp32(moe_ranks * flops / dense_s / 1e12);
   cluster.set_compute_shared_by_host(true);
@@ -172,10 +194,11 @@ int run_calibrate(const CalibrateArgs& args) {
   // Memory bandwidth: the model prices element-wise work as passes over memory, so the figure is
   // the rate of the host's element-wise operators, measured directly. (Fitting it to the MoE
   // layer instead is ill-conditioned here: the layer's element-wise share is a few percent of
-  // its time, inside the noise of its GEMMs, and the fit swung between 46 GB/s and its bound in
-  // two calibrations.) The MoE layer is then a check, printed and kept in the file's source.
+  // its time, inside the noise of its GEMMs; the fit ran to its 1000 GB/s bound in three
+  // calibrations and to 46 GB/s in a fourth.) The MoE layer is a check, printed and kept in the
+  // file's source.
   cluster.set_memory_bandwidth_gbps(measure_elementwise_gbps());
-  const double moe_s = row.at("moe_ms").get<double>() * 1e-3;
+  const double moe_s = positive(row, "moe_ms", moe_path) * 1e-3;
   const plan::Layout moe_layout = moe_ranks >= 2
                                       ? plan::Layout{moe_ranks, moe_ranks, moe_ranks / 2, 1}
                                       : plan::Layout{1, 1, 1, 1};

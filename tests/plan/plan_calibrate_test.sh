@@ -6,7 +6,7 @@
 # 3 a + 24 S / bw + 3 o) must give those figures back; the GEMM figure is 4 ranks' dense chains
 # per dense_ms; the memory bandwidth is the element-wise operators' measured rate; the MoE layer
 # check printed and kept in the source equals what `plan --predict-bench moe-layer` predicts
-# with the written file; a bad input is one line, exit 2, and leaves no output file.
+# with the written file; a missing file or field is one line, exit 2, and leaves no output file.
 set -u
 bin=$1 work=$2
 rm -rf "$work" && mkdir -p "$work"
@@ -58,10 +58,24 @@ err=$(awk -v p="$pred" 'BEGIN { printf "%+.0f%%", (p - 400) / 400 * 100 }')
 grep -q "the layer predicted $err" fitted.pbtxt || fail "source lacks 'the layer predicted $err'"
 echo "ok MoE layer check: predicted $pred ms ($err), same as plan --predict-bench"
 
-err=$(calibrate --calibrate-from-moe nope.json --out none.pbtxt 2>&1 >/dev/null); rc=$?
-[ "$rc" = 2 ] || fail "missing input: exit $rc ($err)"
-[ "$(printf '%s\n' "$err" | wc -l)" = 1 ] || fail "missing input: not one line: $err"
-grep -q "nope.json" <<<"$err" || fail "missing input: '$err' does not name the file"
-[ ! -e none.pbtxt ] || fail "missing input: an output file was written"
-echo "ok missing input: $err"
+expect_error() {  # expect_error WHAT PATTERN ARGS...
+  local what=$1 pattern=$2 err rc
+  shift 2
+  err=$("$bin" plan --calibrate "$@" --out none.pbtxt 2>&1 >/dev/null); rc=$?
+  [ "$rc" = 2 ] || fail "$what: exit $rc, expected 2 ($err)"
+  [ "$(printf '%s\n' "$err" | wc -l)" = 1 ] || fail "$what: not one line: $err"
+  grep -q -- "$pattern" <<<"$err" || fail "$what: '$err' lacks '$pattern'"
+  [ ! -e none.pbtxt ] || fail "$what: an output file was written"
+  echo "ok $what: $err"
+}
+echo '[{"ranks": 4, "moe_ms": 5}]' >no_dense.json
+echo '{"results": [{"method": "flat", "bytes_per_peer": 1024}]}' >no_latency.json
+expect_error "missing input" "nope.json: does not exist" \
+  --calibrate-from-a2a a2a.json --calibrate-from-moe nope.json
+expect_error "no dense_ms" "no_dense.json: field 'dense_ms': missing" \
+  --calibrate-from-a2a a2a.json --calibrate-from-moe no_dense.json
+expect_error "moe output of a2a" "a2a.json: not a non-empty list of results" \
+  --calibrate-from-a2a a2a.json --calibrate-from-moe a2a.json
+expect_error "no latency_us" "no_latency.json: field 'latency_us': missing" \
+  --calibrate-from-a2a no_latency.json --calibrate-from-moe moe.json
 echo PASS
