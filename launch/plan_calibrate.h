@@ -4,9 +4,10 @@
 // nodes) and `switchyard bench moe-layer` (the same R single-threaded ranks, T 1024, d 256,
 // F 1024, E 8, top-2, dropless) on this machine under mpirun, fits the link figures (alpha,
 // beta, per-phase overhead; launch/plan/fit_alpha_beta.h) to the flat, hierarchical and leader
-// exchange times, the host's GEMM throughput to the dense GEMM chains of the R ranks and the
-// memory bandwidth to the MoE layer, and writes (atomically) the base cluster file with those
-// figures.
+// exchange times and the host's GEMM throughput to the dense GEMM chains of the R ranks,
+// measures the memory bandwidth as the rate of the host's element-wise operators, checks the
+// prediction of the MoE layer against its measurement, and writes (atomically) the base cluster
+// file with those figures.
 #pragma once
 
 #include <string>
