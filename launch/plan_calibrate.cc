@@ -9,6 +9,7 @@
 #include <ctime>
 #include <filesystem>
 #include <iostream>
+#include <optional>
 
 #include <ATen/ATen.h>
 #include <google/protobuf/text_format.h>
@@ -20,6 +21,7 @@
 #include "launch/plan/bench_predict.h"
 #include "launch/plan/cluster_loader.h"
 #include "launch/plan/fit_alpha_beta.h"
+#include "launch/report/metrics_reader.h"
 #include "launch/sweep/atomic_write.h"
 
 namespace switchyard::launch {
@@ -76,11 +78,11 @@ plan::ClusterSpec with_links(plan::ClusterSpec c, double latency_us, double gbps
 // A number of a benchmark's JSON output that must be > 0; one ConfigError naming the file and the
 // field otherwise.
 double positive(const nlohmann::json& row, const char* key, const std::string& path) {
-  const auto it = row.is_object() ? row.find(key) : row.end();
-  if (!row.is_object() || it == row.end() || !it->is_number() || !(it->get<double>() > 0)) {
+  const std::optional<double> v = json_number(row, key);
+  if (!v || !(*v > 0)) {
     throw ConfigError(path, std::string("field '") + key + "': missing, not a number or not > 0");
   }
-  return it->get<double>();
+  return *v;
 }
 
 // The rate at which the host's element-wise operators move bytes (read + written), every core:
